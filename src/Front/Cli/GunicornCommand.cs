@@ -1,0 +1,56 @@
+using System.Reflection;
+using Gunicorn.Front.Hosting;
+using Gunicorn.Settings;
+using Gunicorn.Settings.Output;
+using Gunicorn.Settings.Records;
+
+namespace Gunicorn.Front.Cli;
+
+/// <summary>The gunicorn-net command: resolve settings, then check, print or run.</summary>
+public static class GunicornCommand
+{
+    public const int ConfigErrorExitCode = 1;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var resolution = SettingsResolver.Resolve(ResolveRequest.FromProcess(args));
+        if (resolution.Help)
+        {
+            Console.Out.Write(HelpWriter.Write());
+            return 0;
+        }
+        if (resolution.Version)
+        {
+            Console.Out.WriteLine($"gunicorn-net {Version}");
+            return 0;
+        }
+        if (!resolution.IsValid)
+        {
+            ReportErrors(resolution);
+            return ConfigErrorExitCode;
+        }
+        var settings = resolution.Settings!;
+        foreach (var notice in resolution.Notices)
+        {
+            Console.Error.WriteLine($"[gunicorn-net] [WARNING] {notice}");
+        }
+        if (settings.Get(Gunicorn.Settings.Sections.ConfigFileSettings.PrintConfig))
+        {
+            Console.Out.Write(ConfigReport.PrintConfig(resolution));
+            return 0;
+        }
+        if (settings.Get(Gunicorn.Settings.Sections.ConfigFileSettings.CheckConfig))
+        {
+            Console.Out.WriteLine($"Config OK: {resolution.ConfigSource}");
+            return 0;
+        }
+        var config = ConfigBinder.Bind(settings, resolution.ConfigSource);
+        return await MasterHost.RunAsync(config);
+    }
+
+    private static void ReportErrors(Resolution resolution) => Console.Error.Write(ConfigReport.Errors(resolution));
+
+    public static string Version =>
+        typeof(GunicornCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? "unknown";
+}

@@ -1,0 +1,3 @@
+using Gunicorn.Front.Cli;
+
+return await GunicornCommand.RunAsync(args);

@@ -1,0 +1,129 @@
+using Gunicorn.Settings.Registry;
+using Gunicorn.Settings.Sections;
+
+namespace Gunicorn.Settings.Records;
+
+/// <summary>The single conversion point from resolved settings to the runtime records; nothing else reads settings by key.</summary>
+public static class ConfigBinder
+{
+    public static GunicornConfig Bind(ResolvedSettings settings, string configSource) =>
+        Bind(new Reader(settings), configSource);
+
+    /// <summary>Which settings the records consume (a registry invariant test uses it).</summary>
+    internal static IReadOnlySet<SettingDefinition> ConsumedSettings(ResolvedSettings settings)
+    {
+        var reader = new Reader(settings);
+        Bind(reader, "");
+        return reader.Read;
+    }
+
+    private static GunicornConfig Bind(Reader s, string configSource) => new(
+        new ListenerConfig(
+            s.Get(ServerSocketSettings.Bind),
+            s.Get(ServerSocketSettings.Backlog),
+            s.Get(WorkerProcessSettings.KeepAlive),
+            s.Get(ProxySettings.HttpProtocols),
+            new TlsConfig(
+                s.Path(SslSettings.CertFile),
+                s.Path(SslSettings.KeyFile),
+                s.Path(SslSettings.CaCerts),
+                s.Get(SslSettings.CertReqs),
+                s.Get(SslSettings.Ciphers))),
+        new LimitsConfig(
+            s.Get(SecuritySettings.LimitRequestLine) is 0 ? 8190 : s.Get(SecuritySettings.LimitRequestLine),
+            s.Get(SecuritySettings.LimitRequestFields) is 0 ? 32768 : s.Get(SecuritySettings.LimitRequestFields),
+            s.Get(SecuritySettings.LimitRequestFieldSize),
+            s.Get(FrontLimitSettings.ClientMaxBodySize),
+            s.Get(FrontLimitSettings.ClientHeaderTimeout),
+            s.Get(FrontLimitSettings.ClientBodyTimeout),
+            s.Get(FrontLimitSettings.SendTimeout),
+            s.Get(FrontLimitSettings.RequestBuffering),
+            s.Get(FrontLimitSettings.RequestBufferSize),
+            s.Get(FrontLimitSettings.ResponseBuffering),
+            s.Get(FrontLimitSettings.ResponseBufferSize),
+            s.Get(FrontLimitSettings.RequestQueueSize),
+            s.Get(FrontLimitSettings.DrainPeriod)),
+        new WorkerPoolConfig(
+            s.Get(WorkerProcessSettings.Workers),
+            s.Get(WorkerProcessSettings.WorkerClass),
+            s.Get(WorkerProcessSettings.Threads),
+            s.Get(WorkerProcessSettings.WorkerConnections),
+            s.Get(WorkerProcessSettings.MaxRequests),
+            s.Get(WorkerProcessSettings.MaxRequestsJitter),
+            s.Get(WorkerProcessSettings.Timeout),
+            s.Get(WorkerProcessSettings.GracefulTimeout),
+            s.Path(ServerMechanicsSettings.WorkerTmpDir),
+            s.Get(ServerMechanicsSettings.User),
+            s.Get(ServerMechanicsSettings.Group),
+            s.Get(ServerMechanicsSettings.InitGroups),
+            s.Get(ServerMechanicsSettings.Umask),
+            s.Get(ServerMechanicsSettings.RawEnv)),
+        new AppConfig(
+            s.Get(ConfigFileSettings.WsgiApp),
+            s.Path(ServerMechanicsSettings.Chdir)!,
+            s.Get(ServerMechanicsSettings.Python),
+            s.Get(ServerMechanicsSettings.PythonPath),
+            s.Get(DebuggingSettings.Reload),
+            s.Get(DebuggingSettings.ReloadExtraFiles),
+            s.Get(LoggingSettings.CaptureOutput)),
+        new LoggingConfig(
+            s.Get(LoggingSettings.AccessLog),
+            s.Get(LoggingSettings.AccessLogFormat),
+            s.Get(LoggingSettings.ErrorLog),
+            s.Get(LoggingSettings.LogLevel)),
+        new ProcessConfig(
+            s.Get(ProcessNamingSettings.ProcName),
+            s.Path(ServerMechanicsSettings.PidFile),
+            s.Get(ServerMechanicsSettings.Daemon)),
+        new HooksConfig(
+            s.Get(ServerHookSettings.OnStarting),
+            s.Get(ServerHookSettings.OnReload),
+            s.Get(ServerHookSettings.WhenReady),
+            s.Get(ServerHookSettings.PreFork),
+            s.Get(ServerHookSettings.PostFork),
+            s.Get(ServerHookSettings.PostWorkerInit),
+            s.Get(ServerHookSettings.WorkerInt),
+            s.Get(ServerHookSettings.WorkerAbort),
+            s.Get(ServerHookSettings.PreExec),
+            s.Get(ServerHookSettings.PreRequest),
+            s.Get(ServerHookSettings.PostRequest),
+            s.Get(ServerHookSettings.ChildExit),
+            s.Get(ServerHookSettings.WorkerExit),
+            s.Get(ServerHookSettings.NWorkersChanged),
+            s.Get(ServerHookSettings.OnExit),
+            s.Get(ServerHookSettings.HookTimeout)),
+        new ProxyConfig(
+            s.Get(ProxySettings.ForwardedAllowIps),
+            s.Get(ProxySettings.SecureSchemeHeaders),
+            s.Get(ProxySettings.ProxyProtocol),
+            s.Get(ProxySettings.ProxyAllowIps),
+            s.Get(ProxySettings.ForwarderHeaders),
+            s.Get(ProxySettings.HeaderMap)),
+        new StaticConfig(
+            s.Get(FrontStaticSettings.Static),
+            s.Get(ServerMechanicsSettings.Sendfile)),
+        new StatsdConfig(
+            s.Get(InstrumentationSettings.StatsdHost),
+            s.Get(InstrumentationSettings.StatsdPrefix)),
+        configSource);
+
+    /// <summary>Reads settings and remembers which were read.</summary>
+    private sealed class Reader(ResolvedSettings settings)
+    {
+        public HashSet<SettingDefinition> Read { get; } = [];
+
+        public T Get<T>(Setting<T> setting)
+        {
+            Read.Add(setting);
+            return settings.Get(setting);
+        }
+
+        /// <summary>A path setting, made absolute against where it was written (the config file's directory or the working directory).</summary>
+        public string? Path(SettingDefinition setting)
+        {
+            Read.Add(setting);
+            var (value, origin) = settings[setting];
+            return value is string path ? origin.ResolvePath(path) : null;
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Settings.Records;
+
+/// <summary>The whole runtime configuration, immutable. Built in one place: <see cref="ConfigBinder"/>.</summary>
+public sealed record GunicornConfig(
+    ListenerConfig Listeners,
+    LimitsConfig Limits,
+    WorkerPoolConfig Pool,
+    AppConfig App,
+    LoggingConfig Logging,
+    ProcessConfig Process,
+    HooksConfig Hooks,
+    ProxyConfig Proxy,
+    StaticConfig Static,
+    StatsdConfig Statsd,
+    string ConfigSource);
+
+/// <summary>Where and how the front tier accepts clients.</summary>
+public sealed record ListenerConfig(
+    IReadOnlyList<BindAddress> Bind,
+    int Backlog,
+    int KeepAliveSeconds,
+    IReadOnlyList<string> HttpProtocols,
+    TlsConfig Tls);
+
+public sealed record TlsConfig(string? CertFile, string? KeyFile, string? CaCerts, int CertReqs, string? Ciphers)
+{
+    public bool Enabled => CertFile is not null;
+}
+
+/// <summary>Request limits and slow-client protection at the front tier.</summary>
+public sealed record LimitsConfig(
+    int RequestLine,
+    int RequestFields,
+    int RequestFieldSize,
+    long MaxBodySize,
+    double HeaderTimeoutSeconds,
+    double BodyTimeoutSeconds,
+    double SendTimeoutSeconds,
+    bool RequestBuffering,
+    long RequestBufferSize,
+    bool ResponseBuffering,
+    long ResponseBufferSize,
+    int RequestQueueSize,
+    double DrainPeriodSeconds);
+
+/// <summary>The worker pool the arbiter supervises.</summary>
+public sealed record WorkerPoolConfig(
+    int Workers,
+    string WorkerClass,
+    int Threads,
+    int WorkerConnections,
+    int MaxRequests,
+    int MaxRequestsJitter,
+    int TimeoutSeconds,
+    int GracefulTimeoutSeconds,
+    string? WorkerTmpDir,
+    string? User,
+    string? Group,
+    bool InitGroups,
+    int Umask,
+    IReadOnlyList<string> RawEnv)
+{
+    /// <summary>How many requests the front sends one worker at once.</summary>
+    public int ConcurrencyPerWorker => WorkerClass switch
+    {
+        WorkerClassType.GThread => Threads,
+        WorkerClassType.Async => WorkerConnections,
+        _ => 1,
+    };
+}
+
+/// <summary>What the workers run and how it is loaded.</summary>
+public sealed record AppConfig(
+    string? Target,
+    string Chdir,
+    string Python,
+    IReadOnlyList<string> PythonPath,
+    bool Reload,
+    IReadOnlyList<string> ReloadExtraFiles,
+    bool CaptureOutput);
+
+public sealed record LoggingConfig(string? AccessLog, string AccessLogFormat, string ErrorLog, string LogLevel);
+
+public sealed record ProcessConfig(string? ProcName, string? PidFile, bool Daemon);
+
+public sealed record HooksConfig(
+    HookSpec? OnStarting,
+    HookSpec? OnReload,
+    HookSpec? WhenReady,
+    HookSpec? PreFork,
+    HookSpec? PostFork,
+    HookSpec? PostWorkerInit,
+    HookSpec? WorkerInt,
+    HookSpec? WorkerAbort,
+    HookSpec? PreExec,
+    HookSpec? PreRequest,
+    HookSpec? PostRequest,
+    HookSpec? ChildExit,
+    HookSpec? WorkerExit,
+    HookSpec? NWorkersChanged,
+    HookSpec? OnExit,
+    double TimeoutSeconds);
+
+/// <summary>What the front trusts from peers and what it passes on.</summary>
+public sealed record ProxyConfig(
+    IReadOnlyList<string> ForwardedAllowIps,
+    IReadOnlyDictionary<string, string> SecureSchemeHeaders,
+    bool ProxyProtocol,
+    IReadOnlyList<string> ProxyAllowIps,
+    IReadOnlyList<string> ForwarderHeaders,
+    string HeaderMap);
+
+public sealed record StaticConfig(IReadOnlyList<StaticMapping> Mappings, bool Sendfile);
+
+public sealed record StatsdConfig(string? Host, string Prefix);

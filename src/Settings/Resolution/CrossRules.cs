@@ -1,0 +1,57 @@
+using Gunicorn.Settings.Registry;
+using Gunicorn.Settings.Sections;
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Settings;
+
+/// <summary>Rules that involve more than one setting. Each either reports an error or makes a change it announces.</summary>
+internal static class CrossRules
+{
+    public static ResolvedSettings Apply(ResolvedSettings settings, List<SettingsError> errors, List<string> notices)
+    {
+        var threads = settings.Get(WorkerProcessSettings.Threads);
+        if (threads > 1 && settings.Get(WorkerProcessSettings.WorkerClass) == WorkerClassType.Sync)
+        {
+            var origin = settings[WorkerProcessSettings.Threads].Origin;
+            notices.Add($"threads is {threads} ({origin}) with worker_class sync: using gthread, as gunicorn does.");
+            settings = settings.With(WorkerProcessSettings.WorkerClass, WorkerClassType.GThread, origin);
+        }
+
+        if (settings.Get(WorkerProcessSettings.MaxRequestsJitter) > 0 && settings.Get(WorkerProcessSettings.MaxRequests) == 0)
+        {
+            notices.Add("max_requests_jitter has no effect while max_requests is 0.");
+        }
+
+        if (settings.Get(SslSettings.KeyFile) is not null && settings.Get(SslSettings.CertFile) is null)
+        {
+            errors.Add(new SettingsError(settings[SslSettings.KeyFile].Origin, SslSettings.KeyFile.Key,
+                "is set but certfile is not. Set certfile to the certificate that goes with this key."));
+        }
+        if (settings.Get(SslSettings.CertReqs) > 0 && settings.Get(SslSettings.CaCerts) is null)
+        {
+            errors.Add(new SettingsError(settings[SslSettings.CertReqs].Origin, SslSettings.CertReqs.Key,
+                "asks for client certificates but ca_certs is not set. Set ca_certs to the CA bundle that signs them."));
+        }
+        foreach (var file in new[] { SslSettings.CertFile, SslSettings.KeyFile, SslSettings.CaCerts })
+        {
+            RequireExisting(settings, file, File.Exists, "file", errors);
+        }
+        RequireExisting(settings, ServerMechanicsSettings.Chdir, Directory.Exists, "directory", errors);
+        return settings;
+    }
+
+    private static void RequireExisting(ResolvedSettings settings, SettingDefinition setting,
+        Func<string, bool> exists, string what, List<SettingsError> errors)
+    {
+        var (value, origin) = settings[setting];
+        if (value is not string path)
+        {
+            return;
+        }
+        var full = origin.ResolvePath(path);
+        if (!exists(full))
+        {
+            errors.Add(new SettingsError(origin, setting.Key, $"{what} \"{full}\" does not exist. Fix the path."));
+        }
+    }
+}

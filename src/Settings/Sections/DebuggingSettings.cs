@@ -1,0 +1,44 @@
+using Gunicorn.Settings.Registry;
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Settings.Sections;
+
+public static class DebuggingSettings
+{
+    public static readonly Setting<bool> Reload = new()
+    {
+        Key = "reload",
+        Section = Section.Debugging,
+        Cli = ["--reload"],
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = """
+            Restart workers when application code changes: imported Python modules, the app's assemblies, and the
+            files named by `reload_extra_files`. Intended for development.
+            """,
+    };
+
+    public static readonly Setting<IReadOnlyList<string>> ReloadExtraFiles = new()
+    {
+        Key = "reload_extra_files",
+        Section = Section.Debugging,
+        Cli = ["--reload-extra-file"],
+        Meta = "FILES",
+        Repeatable = true,
+        Type = Collections.TextList,
+        Default = [],
+        Doc = "Extra files or globs (`**` allowed) to watch when `reload` is on; newly created matching files count too.",
+    };
+
+    public static readonly Setting<bool> Spew = new()
+    {
+        Key = "spew",
+        Section = Section.Debugging,
+        Cli = ["--spew"],
+        Type = Scalars.Bool,
+        Default = false,
+        Status = SettingStatus.Unsupported(
+            "it traces every executed Python line through sys.settrace; use `python3 -m trace` on the app, or dotnet-trace for the workers."),
+        Doc = "gunicorn's line-by-line trace function.",
+    };
+}

@@ -1,0 +1,125 @@
+using Gunicorn.Settings.Registry;
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Settings.Sections;
+
+public static class FrontLimitSettings
+{
+    public static readonly Setting<long> ClientMaxBodySize = new()
+    {
+        Key = "client_max_body_size",
+        Section = Section.FrontLimits,
+        Cli = ["--client-max-body-size"],
+        Meta = "SIZE",
+        Type = Quantities.Bytes,
+        Default = 1024 * 1024,
+        Doc = "The largest request body accepted; larger ones are answered 413. 0 means unlimited. nginx's default, 1m.",
+    };
+
+    public static readonly Setting<double> ClientHeaderTimeout = new()
+    {
+        Key = "client_header_timeout",
+        Section = Section.FrontLimits,
+        Cli = ["--client-header-timeout"],
+        Meta = "DURATION",
+        Type = Quantities.Seconds,
+        Default = 60,
+        Rules = [Rules.AtLeast(0.1)],
+        Doc = "Time a client gets to send the request line and headers; then 408 and the connection is closed.",
+    };
+
+    public static readonly Setting<double> ClientBodyTimeout = new()
+    {
+        Key = "client_body_timeout",
+        Section = Section.FrontLimits,
+        Cli = ["--client-body-timeout"],
+        Meta = "DURATION",
+        Type = Quantities.Seconds,
+        Default = 60,
+        Rules = [Rules.AtLeast(0.1)],
+        Doc = "The longest pause allowed between two reads of a request body; then 408 and the connection is closed.",
+    };
+
+    public static readonly Setting<double> SendTimeout = new()
+    {
+        Key = "send_timeout",
+        Section = Section.FrontLimits,
+        Cli = ["--send-timeout"],
+        Meta = "DURATION",
+        Type = Quantities.Seconds,
+        Default = 60,
+        Rules = [Rules.AtLeast(0.1)],
+        Doc = "The longest time a client may take to accept more of a response; a slower reader is disconnected.",
+    };
+
+    public static readonly Setting<bool> RequestBuffering = new()
+    {
+        Key = "request_buffering",
+        Section = Section.FrontLimits,
+        Cli = ["--request-buffering"],
+        Meta = "BOOL",
+        Type = Scalars.Bool,
+        Default = true,
+        Doc = "Read the whole request body at the front before a worker is involved, so slow uploads never hold a worker.",
+    };
+
+    public static readonly Setting<long> RequestBufferSize = new()
+    {
+        Key = "request_buffer_size",
+        Section = Section.FrontLimits,
+        Cli = ["--request-buffer-size"],
+        Meta = "SIZE",
+        Type = Quantities.Bytes,
+        Default = 64 * 1024,
+        Doc = "Request bodies up to this size are buffered in memory; larger ones in a temporary file, always removed.",
+    };
+
+    public static readonly Setting<bool> ResponseBuffering = new()
+    {
+        Key = "response_buffering",
+        Section = Section.FrontLimits,
+        Cli = ["--response-buffering"],
+        Meta = "BOOL",
+        Type = Scalars.Bool,
+        Default = true,
+        Doc = """
+            Take the worker's response at local speed so the worker is free at once, then send it to the client. A
+            response header `X-Accel-Buffering: no` turns it off for that response (streaming, server-sent events).
+            """,
+    };
+
+    public static readonly Setting<long> ResponseBufferSize = new()
+    {
+        Key = "response_buffer_size",
+        Section = Section.FrontLimits,
+        Cli = ["--response-buffer-size"],
+        Meta = "SIZE",
+        Type = Quantities.Bytes,
+        Default = 1024 * 1024,
+        Doc = "Responses up to this size are buffered in memory; larger ones in a temporary file, always removed.",
+    };
+
+    public static readonly Setting<int> RequestQueueSize = new()
+    {
+        Key = "request_queue_size",
+        Section = Section.FrontLimits,
+        Cli = ["--request-queue-size"],
+        Meta = "INT",
+        Type = Scalars.Int,
+        Default = 1000,
+        Rules = [Rules.AtLeast(0)],
+        Doc = "Requests waiting at the front for a free worker; beyond this they are answered 503 with Retry-After.",
+    };
+
+    public static readonly Setting<double> DrainPeriod = new()
+    {
+        Key = "drain_period",
+        Section = Section.FrontLimits,
+        Cli = ["--drain-period"],
+        Meta = "DURATION",
+        Type = Quantities.Seconds,
+        Default = 0,
+        Rules = [Rules.AtLeast(0.0)],
+        Doc = "On TERM, keep serving this long with the health endpoint answering 503 before the listeners close (for load balancers).",
+    };
+}

@@ -1,0 +1,39 @@
+using Gunicorn.Settings.Registry;
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Settings.Sections;
+
+public static class ServerSocketSettings
+{
+    public static readonly Setting<IReadOnlyList<BindAddress>> Bind = new()
+    {
+        Key = "bind",
+        Section = Section.ServerSocket,
+        Cli = ["-b", "--bind"],
+        Meta = "ADDRESS",
+        Repeatable = true,
+        Type = BindAddress.ListType,
+        Default = [new BindAddress(BindKind.Tcp, "127.0.0.1", 8000)],
+        EnvDefault = "PORT",
+        DefaultFromEnvironment = env => int.TryParse(env["PORT"], out var port) && port is >= 0 and <= 65535
+            ? new List<BindAddress> { new(BindKind.Tcp, "0.0.0.0", port) }
+            : null,
+        Doc = """
+            The addresses the front tier listens on: `HOST:PORT`, `[::1]:PORT`, `unix:PATH` or `fd://N`; a list or
+            the flag repeated. Systemd socket activation (LISTEN_FDS) is used when present. Default
+            `127.0.0.1:8000`, or `0.0.0.0:$PORT` when the PORT environment variable is set.
+            """,
+    };
+
+    public static readonly Setting<int> Backlog = new()
+    {
+        Key = "backlog",
+        Section = Section.ServerSocket,
+        Cli = ["--backlog"],
+        Meta = "INT",
+        Type = Scalars.Int,
+        Default = 2048,
+        Rules = [Rules.AtLeast(1, "Typically 64-2048; the kernel caps it at net.core.somaxconn.")],
+        Doc = "The maximum number of pending connections, passed to listen().",
+    };
+}

@@ -1,0 +1,63 @@
+using Gunicorn.Settings.Registry;
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Settings.Sections;
+
+public static class SslSettings
+{
+    public static readonly Setting<string?> KeyFile = new()
+    {
+        Key = "keyfile",
+        Section = Section.Ssl,
+        Cli = ["--keyfile"],
+        Meta = "FILE",
+        Type = Scalars.OptionalText,
+        Default = null,
+        Doc = "The TLS private key file (PEM). Requires `certfile`.",
+    };
+
+    public static readonly Setting<string?> CertFile = new()
+    {
+        Key = "certfile",
+        Section = Section.Ssl,
+        Cli = ["--certfile"],
+        Meta = "FILE",
+        Type = Scalars.OptionalText,
+        Default = null,
+        Doc = "The TLS certificate file (PEM). When set, every TCP listener speaks TLS.",
+    };
+
+    public static readonly Setting<string?> CaCerts = new()
+    {
+        Key = "ca_certs",
+        Section = Section.Ssl,
+        Cli = ["--ca-certs"],
+        Meta = "FILE",
+        Type = Scalars.OptionalText,
+        Default = null,
+        Doc = "CA certificates (PEM) used to verify client certificates when `cert_reqs` asks for them.",
+    };
+
+    public static readonly Setting<int> CertReqs = new()
+    {
+        Key = "cert_reqs",
+        Section = Section.Ssl,
+        Cli = ["--cert-reqs"],
+        Meta = "INT",
+        Type = Scalars.Int,
+        Default = 0,
+        Rules = [Rules.AtLeast(0), Rules.AtMost(2, "Use 0 (no client certificate), 1 (optional) or 2 (required).")],
+        Doc = "Whether a client certificate is required, as Python's ssl module: 0 none, 1 optional, 2 required.",
+    };
+
+    public static readonly Setting<string?> Ciphers = new()
+    {
+        Key = "ciphers",
+        Section = Section.Ssl,
+        Cli = ["--ciphers"],
+        Meta = "CIPHERS",
+        Type = Scalars.OptionalText,
+        Default = null,
+        Doc = "OpenSSL cipher list for TLS 1.2. Unset: the TLS 1.2+ AEAD suites only (no CBC).",
+    };
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+
+namespace Gunicorn.Tests.Infrastructure;
+
+/// <summary>The real gunicorn-net apphost, built next to the tests, run to completion with a deadline.</summary>
+public static class Binary
+{
+    public static readonly string Path = System.IO.Path.Combine(AppContext.BaseDirectory, "gunicorn-net");
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public static async Task<Result> RunAsync(IEnumerable<string> args, string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null, TimeSpan? deadline = null)
+    {
+        var start = new ProcessStartInfo(Path)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? System.IO.Path.GetTempPath(),
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        start.Environment.Remove("GUNICORN_CMD_ARGS");
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(deadline ?? TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"gunicorn-net {string.Join(' ', args)} did not exit in time.\n{await stderr}");
+        }
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+}
