@@ -1,4 +1,5 @@
 using System.Reflection;
+using Gunicorn.Backend.Logging;
 using Gunicorn.Front.Hosting;
 using Gunicorn.Settings;
 using Gunicorn.Settings.Output;
@@ -45,7 +46,22 @@ public static class GunicornCommand
             return 0;
         }
         var config = ConfigBinder.Bind(settings, resolution.ConfigSource);
-        return await MasterHost.RunAsync(config);
+        return await MasterHost.RunAsync(config, () => Reload(args));
+    }
+
+    /// <summary>Re-resolves the configuration from the same sources for a reload; logs every error and returns null when invalid.</summary>
+    private static GunicornConfig? Reload(string[] args)
+    {
+        var resolution = SettingsResolver.Resolve(ResolveRequest.FromProcess(args));
+        if (!resolution.IsValid)
+        {
+            foreach (var error in resolution.Errors)
+            {
+                ErrorLog.Error($"Reload: {error}");
+            }
+            return null;
+        }
+        return ConfigBinder.Bind(resolution.Settings!, resolution.ConfigSource);
     }
 
     private static void ReportErrors(Resolution resolution) => Console.Error.Write(ConfigReport.Errors(resolution));

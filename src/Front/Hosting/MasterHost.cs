@@ -1,27 +1,58 @@
-using Gunicorn.Front.Listeners;
+using Gunicorn.Backend.Arbiter;
+using Gunicorn.Backend.Hooks;
+using Gunicorn.Backend.Logging;
+using Gunicorn.Backend.Platform;
+using Gunicorn.Front.Cli;
 using Gunicorn.Settings.Records;
 
 namespace Gunicorn.Front.Hosting;
 
-/// <summary>The master process: the front tier and the arbiter in one process.</summary>
+/// <summary>The master process: on_starting, pidfile, the front tier and the arbiter; cleans up on the way out.</summary>
 public static class MasterHost
 {
-    public static async Task<int> RunAsync(GunicornConfig config)
+    public const int StartupErrorExitCode = 1;
+
+    public static async Task<int> RunAsync(GunicornConfig config, Func<GunicornConfig?> reloadConfig)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        ErrorLog.Configure(config.Logging.LogLevel);
+        Posix.Umask((uint)config.Pool.Umask);
+        foreach (var entry in config.Pool.RawEnv)
         {
-            foreach (var bind in config.Listeners.Bind)
-            {
-                ListenerBinder.Bind(kestrel, bind);
-            }
-        });
-        var app = builder.Build();
-        app.MapGet("/", () => "Hello from gunicorn-net\n");
-        await app.StartAsync();
-        Console.Error.WriteLine($"[gunicorn-net] [INFO] Listening at: {string.Join(", ", config.Listeners.Bind)} ({Environment.ProcessId})");
-        await app.WaitForShutdownAsync();
-        return 0;
+            var equals = entry.IndexOf('=');
+            Environment.SetEnvironmentVariable(entry[..equals], entry[(equals + 1)..]);
+        }
+        var hooks = new HookRunner(config.Hooks.TimeoutSeconds);
+        if (!await hooks.RunAsync("on_starting", config.Hooks.OnStarting))
+        {
+            ErrorLog.Error("Shutting down: the on_starting hook failed (see above).");
+            return StartupErrorExitCode;
+        }
+
+        ErrorLog.Info($"Starting gunicorn-net {GunicornCommand.Version}");
+        await using var front = new FrontTier(config);
+        IReadOnlyList<string> addresses;
+        try
+        {
+            addresses = await front.StartAsync();
+        }
+        catch (IOException e)
+        {
+            ErrorLog.Error($"Connection in use or not permitted: {string.Join(", ", config.Listeners.Bind)}: {e.Message}. Stop the other server or change bind.");
+            return StartupErrorExitCode;
+        }
+        foreach (var address in addresses)
+        {
+            ErrorLog.Info($"Listening at: {address} ({Environment.ProcessId})");
+        }
+        ErrorLog.Info($"Using worker: {config.Pool.WorkerClass}");
+
+        using var runtime = RuntimeDirectory.Create(config.Pool.WorkerTmpDir);
+        using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
+        var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path);
+        ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName}]");
+        var exitCode = await arbiter.RunAsync();
+        await front.StopAsync(TimeSpan.Zero);
+        ErrorLog.Info($"Shutting down: Master (exit code {exitCode})");
+        return exitCode;
     }
 }

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Gunicorn.Backend.Logging;
+using Gunicorn.Backend.Platform;
+
+namespace Gunicorn.Backend.Arbiter;
+
+public sealed partial class Arbiter
+{
+    private async Task HandleSignalAsync(int signal)
+    {
+        ErrorLog.Info($"Handling signal: {Posix.Name(signal)[3..].ToLowerInvariant()}");
+        switch (signal)
+        {
+            case Posix.SIGTERM:
+                // Graceful: the front stops accepting and finishes in-flight requests, then the workers stop.
+                await _front.StopAsync(TimeSpan.FromSeconds(_config.Pool.GracefulTimeoutSeconds));
+                _exitCode = 0;
+                break;
+            case Posix.SIGINT or Posix.SIGQUIT:
+                _fastStop = true;
+                await _front.StopAsync(TimeSpan.Zero);
+                _exitCode = 0;
+                break;
+            case 1:
+                await ReloadAsync();
+                break;
+            case Posix.SIGTTIN:
+                await ChangeWorkerCountAsync(_targetWorkers + 1);
+                break;
+            case Posix.SIGTTOU:
+                await ChangeWorkerCountAsync(Math.Max(1, _targetWorkers - 1));
+                break;
+            case Posix.SIGUSR1:
+                ErrorLog.Info("Reopening log files (the error log goes to stderr, which needs no reopening).");
+                break;
+            case Posix.SIGWINCH:
+                ErrorLog.Info("SIGWINCH ignored. Not daemonized");
+                break;
+            default:
+                ErrorLog.Info($"Ignoring {Posix.Name(signal)}: not supported yet.");
+                break;
+        }
+    }
+
+    private async Task ChangeWorkerCountAsync(int target)
+    {
+        var old = _targetWorkers;
+        if (target == old)
+        {
+            return;
+        }
+        _targetWorkers = target;
+        ErrorLog.Info($"Number of workers: {old} -> {target}");
+        ManageWorkers();
+        await _hooks.RunAsync("nworkers_changed", _config.Hooks.NWorkersChanged, new Dictionary<string, string>
+        {
+            ["GUNICORN_NEW_VALUE"] = target.ToString(),
+            ["GUNICORN_OLD_VALUE"] = old.ToString(),
+        });
+    }
+
+    /// <summary>HUP: re-read the config; start a complete new generation; switch when all of it is ready.</summary>
+    private async Task ReloadAsync()
+    {
+        if (_pendingGeneration is not null)
+        {
+            ErrorLog.Warning($"Reload already in progress (generation {_pendingGeneration}); ignoring this one.");
+            return;
+        }
+        var config = _reloadConfig();
+        if (config is null)
+        {
+            ErrorLog.Error("Reload failed: the configuration is invalid (errors above). The current workers keep serving.");
+            return;
+        }
+        await _hooks.RunAsync("on_reload", config.Hooks.OnReload);
+        _config = config;
+        _hooks = new Hooks.HookRunner(config.Hooks.TimeoutSeconds);
+        var oldTarget = _targetWorkers;
+        _targetWorkers = config.Pool.Workers;
+        _pendingGeneration = _workers.Select(w => w.Generation).DefaultIfEmpty(_servingGeneration).Max() + 1;
+        _pendingSince = Stopwatch.GetTimestamp();
+        ErrorLog.Info($"Reloading: starting generation {_pendingGeneration} with {_targetWorkers} workers");
+        ManageWorkers();
+        if (oldTarget != _targetWorkers)
+        {
+            await _hooks.RunAsync("nworkers_changed", config.Hooks.NWorkersChanged, new Dictionary<string, string>
+            {
+                ["GUNICORN_NEW_VALUE"] = _targetWorkers.ToString(),
+                ["GUNICORN_OLD_VALUE"] = oldTarget.ToString(),
+            });
+        }
+    }
+
+    private void SwitchToPending()
+    {
+        var previous = _servingGeneration;
+        _servingGeneration = _pendingGeneration!.Value;
+        _pendingGeneration = null;
+        PublishRoutes();
+        foreach (var old in _workers.Where(w => w.Generation != _servingGeneration && w.State is WorkerState.Ready or WorkerState.Booting).ToList())
+        {
+            Retire(old);
+        }
+        ErrorLog.Info($"Reload complete: generation {_servingGeneration} serving, generation {previous} draining");
+    }
+
+    private void AbandonPending(string reason)
+    {
+        var generation = _pendingGeneration!.Value;
+        _pendingGeneration = null;
+        foreach (var worker in _workers.Where(w => w.Generation == generation).ToList())
+        {
+            Kill(worker, Posix.SIGKILL);
+            worker.MoveTo(WorkerState.Stopping);
+        }
+        ErrorLog.Error($"Reload failed: {reason}. Generation {generation} was torn down; generation {_servingGeneration} keeps serving.");
+    }
+
+    /// <summary>Stops every worker: TERM and up to graceful_timeout (QUIT and a second when fast), then SIGKILL.</summary>
+    private async Task StopWorkersAsync(bool graceful)
+    {
+        _front.Publish([]);
+        var signal = graceful ? Posix.SIGTERM : Posix.SIGQUIT;
+        foreach (var worker in _workers)
+        {
+            worker.ExitRequested = true;
+            Posix.Kill(worker.Pid, signal);
+        }
+        var deadline = TimeSpan.FromSeconds(graceful ? _config.Pool.GracefulTimeoutSeconds : 1);
+        var started = Stopwatch.GetTimestamp();
+        while (_workers.Count > 0)
+        {
+            var remaining = deadline - Stopwatch.GetElapsedTime(started);
+            if (remaining <= TimeSpan.Zero)
+            {
+                foreach (var worker in _workers.ToList())
+                {
+                    ErrorLog.Warning($"Worker (pid:{worker.Pid}) did not stop in time; killing it.");
+                    Kill(worker, Posix.SIGKILL);
+                    await worker.Process.WaitForExitAsync();
+                    _workers.Remove(worker);
+                }
+                break;
+            }
+            using var wait = new CancellationTokenSource(remaining);
+            try
+            {
+                if (await _events.Reader.ReadAsync(wait.Token) is WorkerExited exited)
+                {
+                    _workers.Remove(exited.Worker);
+                    LogExit(exited.Worker, exited.ExitCode);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Deadline: the loop kills what is left.
+            }
+        }
+    }
+}

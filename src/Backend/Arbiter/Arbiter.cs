@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Gunicorn.Backend.Contract;
+using Gunicorn.Backend.Hooks;
+using Gunicorn.Backend.Logging;
+using Gunicorn.Backend.Platform;
+using Gunicorn.Settings.Records;
+
+namespace Gunicorn.Backend.Arbiter;
+
+/// <summary>
+/// gunicorn's arbiter: spawns and supervises the worker pool. One loop owns all state; signals, pipe messages and
+/// process exits arrive as events, and every second the loop checks timeouts, retirements and the worker count.
+/// Workers are grouped in generations: a reload starts a complete new generation and switches the front to it only
+/// once every new worker is ready.
+/// </summary>
+public sealed partial class Arbiter
+{
+    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly Channel<ArbiterEvent> _events = Channel.CreateUnbounded<ArbiterEvent>();
+    private readonly IFront _front;
+    private readonly Func<GunicornConfig?> _reloadConfig;
+    private readonly string _runtimeDirectory;
+    private readonly List<WorkerHandle> _workers = [];
+    private GunicornConfig _config;
+    private HookRunner _hooks;
+    private int _targetWorkers;
+    private int _servingGeneration = 1;
+    private int? _pendingGeneration;
+    private long _pendingSince;
+    private int _nextAge = 1;
+    private bool _booted;
+    private int _consecutiveFailures;
+    private long _nextSpawnAllowed;
+    private int? _exitCode;
+    private bool _fastStop;
+
+    /// <param name="reloadConfig">Re-reads the configuration for HUP; returns null (having logged why) when it is invalid.</param>
+    public Arbiter(GunicornConfig config, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory)
+    {
+        _config = config;
+        _front = front;
+        _reloadConfig = reloadConfig;
+        _runtimeDirectory = runtimeDirectory;
+        _hooks = new HookRunner(config.Hooks.TimeoutSeconds);
+        _targetWorkers = config.Pool.Workers;
+    }
+
+    public ChannelWriter<ArbiterEvent> Events => _events.Writer;
+
+    /// <summary>Workers by state, for status and tests.</summary>
+    public IReadOnlyList<WorkerHandle> Workers => _workers;
+
+    /// <summary>Runs until the master should exit; returns the exit code.</summary>
+    public async Task<int> RunAsync()
+    {
+        using var signals = new SignalQueue(_events.Writer);
+        ManageWorkers();
+        while (_exitCode is null)
+        {
+            using var tick = new CancellationTokenSource(TickInterval);
+            try
+            {
+                while (_exitCode is null && await _events.Reader.WaitToReadAsync(tick.Token) && _events.Reader.TryRead(out var next))
+                {
+                    await HandleAsync(next);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The tick: fall through to supervision.
+            }
+            if (_exitCode is null)
+            {
+                Supervise();
+            }
+        }
+        await StopWorkersAsync(graceful: !_fastStop);
+        await _hooks.RunAsync("on_exit", _config.Hooks.OnExit);
+        return _exitCode.Value;
+    }
+
+    private async Task HandleAsync(ArbiterEvent next)
+    {
+        switch (next)
+        {
+            case SignalReceived signal:
+                await HandleSignalAsync(signal.Signal);
+                break;
+            case WorkerReady ready:
+                await OnReadyAsync(ready.Worker);
+                break;
+            case WorkerHeartbeat beat:
+                OnHeartbeat(beat.Worker, beat.RequestsServed);
+                break;
+            case WorkerExited exited:
+                await OnExitedAsync(exited.Worker, exited.ExitCode);
+                break;
+        }
+    }
+
+    private void OnHeartbeat(WorkerHandle worker, long served)
+    {
+        worker.LastHeartbeat = Stopwatch.GetTimestamp();
+        worker.RequestsServed = served;
+        if (worker is { MaxRequests: > 0, State: WorkerState.Ready, RecycleRequested: false } && served >= worker.MaxRequests)
+        {
+            ErrorLog.Info($"Autorestarting worker after current request. (pid:{worker.Pid}, {served} requests served, max_requests {worker.MaxRequests})");
+            worker.RecycleRequested = true;
+            ManageWorkers();
+        }
+    }
+
+    private async Task OnReadyAsync(WorkerHandle worker)
+    {
+        if (worker.State != WorkerState.Booting)
+        {
+            return;
+        }
+        worker.MoveTo(WorkerState.Ready);
+        worker.LastHeartbeat = Stopwatch.GetTimestamp();
+        _consecutiveFailures = 0;
+        ErrorLog.Debug($"Worker ready (pid:{worker.Pid}, {worker.Key})");
+
+        if (worker.Generation == _pendingGeneration)
+        {
+            if (Live(worker.Generation).Count(w => w.State == WorkerState.Ready) >= _targetWorkers)
+            {
+                SwitchToPending();
+            }
+            return;
+        }
+        // A replacement for a worker that reached max_requests is ready: retire one that asked.
+        var recycled = _workers.FirstOrDefault(w => w.RecycleRequested && w.State == WorkerState.Ready);
+        if (recycled is not null)
+        {
+            Retire(recycled);
+        }
+        PublishRoutes();
+        if (!_booted && Live(_servingGeneration).Count(w => w.State == WorkerState.Ready) >= _targetWorkers)
+        {
+            _booted = true;
+            ErrorLog.Info($"All {_targetWorkers} workers ready");
+            await _hooks.RunAsync("when_ready", _config.Hooks.WhenReady);
+        }
+    }
+
+    private async Task OnExitedAsync(WorkerHandle worker, int exitCode)
+    {
+        _workers.Remove(worker);
+        worker.Process.Dispose();
+        TryDelete(worker.SocketPath);
+        if (worker.State is WorkerState.Ready or WorkerState.Retiring)
+        {
+            PublishRoutes();
+        }
+        LogExit(worker, exitCode);
+        await _hooks.RunAsync("child_exit", _config.Hooks.ChildExit, new Dictionary<string, string>
+        {
+            ["GUNICORN_WORKER_PID"] = worker.Pid.ToString(),
+            ["GUNICORN_WORKER_AGE"] = worker.Age.ToString(),
+            ["GUNICORN_EXIT_CODE"] = exitCode.ToString(),
+        });
+        if (worker.ExitRequested)
+        {
+            return;
+        }
+        if (exitCode is WorkerContract.WorkerBootError or WorkerContract.AppLoadError)
+        {
+            var reason = exitCode == WorkerContract.AppLoadError ? "App failed to load." : "Worker failed to boot.";
+            if (worker.Generation == _pendingGeneration)
+            {
+                AbandonPending($"{reason} (pid:{worker.Pid}, exit code {exitCode})");
+                return;
+            }
+            if (!_booted)
+            {
+                // gunicorn's HaltServer: a first start that cannot boot must not crash-loop.
+                ErrorLog.Error($"Shutting down: {reason} Worker (pid:{worker.Pid}) exited with code {exitCode}; see its error above.");
+                _fastStop = true;
+                _exitCode = exitCode;
+                return;
+            }
+        }
+        NoteFailure(worker);
+        ManageWorkers();
+    }
+
+    private static void LogExit(WorkerHandle worker, int exitCode)
+    {
+        if (worker.ExitRequested && exitCode == 0)
+        {
+            // The worker logged "Worker exiting" itself.
+            ErrorLog.Debug($"Worker (pid:{worker.Pid}) exited as asked");
+            return;
+        }
+        // .NET reports a child killed by signal N as exit code 128 + N.
+        if (exitCode > 128 && exitCode - 128 is var signal && signal < 65)
+        {
+            var message = $"Worker (pid:{worker.Pid}) was sent {Posix.Name(signal)}!";
+            if (signal == Posix.SIGKILL && !worker.Killed)
+            {
+                ErrorLog.Error(message + " Perhaps out of memory?");
+            }
+            else if (worker.ExitRequested)
+            {
+                ErrorLog.Info(message);
+            }
+            else
+            {
+                ErrorLog.Warning(message);
+            }
+            return;
+        }
+        var text = $"Worker (pid:{worker.Pid}) exited with code {exitCode}";
+        if (worker.ExitRequested)
+        {
+            ErrorLog.Info(text);
+        }
+        else
+        {
+            ErrorLog.Error(text + (exitCode == 0 ? " without being asked to stop." : "."));
+        }
+    }
+
+    /// <summary>A worker that dies young counts toward a crash loop: each one doubles the wait before the next spawn.</summary>
+    private void NoteFailure(WorkerHandle worker)
+    {
+        if (Stopwatch.GetElapsedTime(worker.StartedAt) > TimeSpan.FromSeconds(5) && worker.State != WorkerState.Booting)
+        {
+            return;
+        }
+        _consecutiveFailures++;
+        var delay = TimeSpan.FromSeconds(Math.Min(10, 0.1 * Math.Pow(2, _consecutiveFailures - 1)));
+        _nextSpawnAllowed = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
+        if (_consecutiveFailures >= 3)
+        {
+            ErrorLog.Error($"Worker crash loop: {_consecutiveFailures} workers in a row died within 5 s of starting; next attempt in {delay.TotalSeconds:0.#} s. Check the app's errors above.");
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+            // Best effort: the runtime directory is removed at exit anyway.
+        }
+    }
+}

@@ -1,0 +1,12 @@
+namespace Gunicorn.Backend.Arbiter;
+
+/// <summary>Everything that wakes the arbiter loop. Signal handlers and pipe readers only enqueue these.</summary>
+public abstract record ArbiterEvent;
+
+public sealed record SignalReceived(int Signal) : ArbiterEvent;
+
+public sealed record WorkerReady(WorkerHandle Worker) : ArbiterEvent;
+
+public sealed record WorkerHeartbeat(WorkerHandle Worker, long RequestsServed) : ArbiterEvent;
+
+public sealed record WorkerExited(WorkerHandle Worker, int ExitCode) : ArbiterEvent;

@@ -1,0 +1,23 @@
+namespace Gunicorn.Backend.Arbiter;
+
+/// <summary>A worker the front may forward to: its routing key, Unix socket and how many requests it takes at once.</summary>
+public sealed record WorkerEndpoint(string Key, string SocketPath, int Concurrency);
+
+/// <summary>What the arbiter needs from the front tier. The front knows what each worker is doing; the arbiter decides.</summary>
+public interface IFront
+{
+    /// <summary>Replaces the set of workers requests are forwarded to, atomically.</summary>
+    void Publish(IReadOnlyList<WorkerEndpoint> ready);
+
+    /// <summary>Requests currently forwarded to the worker and not yet answered.</summary>
+    int InFlight(string workerKey);
+
+    /// <summary>The worker's oldest in-flight request, e.g. <c>GET /report (31.2 s)</c>, or null.</summary>
+    string? DescribeInFlight(string workerKey);
+
+    /// <summary>Answer the worker's in-flight requests with 504: it is being killed for exceeding the timeout.</summary>
+    void MarkTimedOut(string workerKey);
+
+    /// <summary>Stops accepting clients and lets in-flight requests finish within <paramref name="grace"/>.</summary>
+    Task StopAsync(TimeSpan grace);
+}

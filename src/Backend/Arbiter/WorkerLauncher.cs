@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.IO.Pipes;
+using System.Reflection;
+using System.Threading.Channels;
+using Gunicorn.Backend.Contract;
+
+namespace Gunicorn.Backend.Arbiter;
+
+/// <summary>
+/// Starts worker processes, one at a time: an inheritable pipe made for one child would leak into a sibling started
+/// concurrently. Each worker's pipe is read on its own task, which turns lines and EOF into arbiter events.
+/// </summary>
+public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnlyList<string> rawEnv, string? user)
+{
+    private static readonly Lock SpawnGate = new();
+
+    public WorkerHandle Spawn(WorkerStartInfo info, int maxRequests)
+    {
+        var pipe = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
+        var start = StartInfo(info, pipe.GetClientHandleAsString());
+        Process process;
+        lock (SpawnGate)
+        {
+            process = Process.Start(start)
+                ?? throw new InvalidOperationException("Process.Start returned no process.");
+            // Close our copy of the write end at once, or EOF never comes when the worker dies.
+            pipe.DisposeLocalCopyOfClientHandle();
+        }
+        var worker = new WorkerHandle(process, info.Generation, info.Age, info.SocketPath, maxRequests);
+        _ = Task.Run(() => ReadPipeAsync(worker, pipe));
+        return worker;
+    }
+
+    private ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle)
+    {
+        var (fileName, leadingArgs) = CurrentExecutable();
+        var start = new ProcessStartInfo(fileName) { UseShellExecute = false };
+        foreach (var arg in leadingArgs)
+        {
+            start.ArgumentList.Add(arg);
+        }
+        // The title as an argument reserves argv space for ProcessTitle to overwrite, and reads well in ps meanwhile.
+        start.ArgumentList.Add(info.Title);
+        foreach (var entry in rawEnv)
+        {
+            var equals = entry.IndexOf('=');
+            start.Environment[entry[..equals]] = entry[(equals + 1)..];
+        }
+        start.Environment[WorkerContract.StartInfoVariable] = WorkerContract.Serialize(info);
+        start.Environment[WorkerContract.PipeVariable] = pipeHandle;
+        if (user is not null)
+        {
+            start.UserName = user;
+        }
+        return start;
+    }
+
+    /// <summary>The apphost, or <c>dotnet gunicorn-net.dll</c> when the master was started that way.</summary>
+    private static (string FileName, string[] LeadingArgs) CurrentExecutable()
+    {
+        var path = Environment.ProcessPath ?? throw new InvalidOperationException("The process path is unknown.");
+        return Path.GetFileNameWithoutExtension(path) == "dotnet"
+            ? (path, [Assembly.GetEntryAssembly()!.Location])
+            : (path, []);
+    }
+
+    private async Task ReadPipeAsync(WorkerHandle worker, AnonymousPipeServerStream pipe)
+    {
+        using (pipe)
+        using (var reader = new StreamReader(pipe))
+        {
+            try
+            {
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    if (line == WorkerContract.ReadyMessage)
+                    {
+                        await events.WriteAsync(new WorkerReady(worker));
+                    }
+                    else if (line.StartsWith(WorkerContract.HeartbeatPrefix, StringComparison.Ordinal)
+                             && long.TryParse(line.AsSpan(WorkerContract.HeartbeatPrefix.Length), out var served))
+                    {
+                        await events.WriteAsync(new WorkerHeartbeat(worker, served));
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // A broken pipe is the same news as EOF: the worker is gone.
+            }
+        }
+        await worker.Process.WaitForExitAsync();
+        await events.WriteAsync(new WorkerExited(worker, worker.Process.ExitCode));
+    }
+}

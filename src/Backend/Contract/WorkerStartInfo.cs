@@ -1,0 +1,20 @@
+namespace Gunicorn.Backend.Contract;
+
+/// <summary>Everything a worker process needs, decided by the master (workers never re-read the config).</summary>
+/// <param name="Generation">The generation the worker belongs to (a new one per reload).</param>
+/// <param name="Age">gunicorn's worker age: a number unique for the master's lifetime.</param>
+/// <param name="SocketPath">The Unix socket the worker listens on.</param>
+/// <param name="App">The app target (<c>@hello</c>, <c>@echo</c>, <c>module:callable</c>, <c>App.dll</c>).</param>
+/// <param name="Title">The process title to show in ps.</param>
+public sealed record WorkerStartInfo(
+    int Generation,
+    int Age,
+    string SocketPath,
+    string App,
+    string Chdir,
+    string WorkerClass,
+    int Concurrency,
+    int TimeoutSeconds,
+    int GracefulTimeoutSeconds,
+    string Title,
+    string LogLevel);

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using Gunicorn.Backend.Logging;
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Backend.Hooks;
+
+/// <summary>
+/// Runs master-side command hooks: no shell, the event in GUNICORN_* variables, killed after hook_timeout.
+/// Python hooks (<c>python:module:function</c>) run inside WSGI workers, not here.
+/// </summary>
+public sealed class HookRunner(double timeoutSeconds)
+{
+    /// <summary>Runs the hook if set; returns false when it failed (exit code, timeout or not startable).</summary>
+    public async Task<bool> RunAsync(string name, HookSpec? hook, IReadOnlyDictionary<string, string>? variables = null)
+    {
+        if (hook is null || hook.Kind != HookKind.Command)
+        {
+            return true;
+        }
+        var start = new ProcessStartInfo(hook.Argv[0]) { UseShellExecute = false };
+        foreach (var arg in hook.Argv.Skip(1))
+        {
+            start.ArgumentList.Add(arg);
+        }
+        start.Environment["GUNICORN_HOOK"] = name;
+        start.Environment["GUNICORN_MASTER_PID"] = Environment.ProcessId.ToString();
+        foreach (var (key, value) in variables ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+        try
+        {
+            using var process = Process.Start(start)!;
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+            try
+            {
+                await process.WaitForExitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                ErrorLog.Error($"Hook {name} ({hook.Text}) did not finish within hook_timeout ({timeoutSeconds}s) and was killed.");
+                return false;
+            }
+            if (process.ExitCode != 0)
+            {
+                ErrorLog.Error($"Hook {name} ({hook.Text}) failed with exit code {process.ExitCode}.");
+                return false;
+            }
+            return true;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
+        {
+            ErrorLog.Error($"Hook {name} ({hook.Text}) could not start: {e.Message}");
+            return false;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Gunicorn.Backend.Contract;
+using Gunicorn.Backend.Logging;
+using Gunicorn.Backend.Platform;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Gunicorn.Backend.Workers;
+
+/// <summary>
+/// A worker process: hosts the app on its Unix socket, reports readiness and heartbeats to the master, and obeys
+/// gunicorn's worker signals: TERM finishes in-flight requests within graceful_timeout, INT and QUIT exit at once.
+/// </summary>
+public static class WorkerMain
+{
+    public static async Task<int> RunAsync()
+    {
+        var info = WorkerContract.Deserialize(Environment.GetEnvironmentVariable(WorkerContract.StartInfoVariable)!);
+        ErrorLog.Configure(info.LogLevel);
+        ProcessTitle.Set(info.Title);
+        var pipeHandle = Environment.GetEnvironmentVariable(WorkerContract.PipeVariable);
+        // The variables are for this process only; the app and its children must not see them.
+        Environment.SetEnvironmentVariable(WorkerContract.StartInfoVariable, null);
+        Environment.SetEnvironmentVariable(WorkerContract.PipeVariable, null);
+
+        WebApplication app;
+        try
+        {
+            Directory.SetCurrentDirectory(info.Chdir);
+            app = Build(info);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: {e.Message}");
+            return WorkerContract.WorkerBootError;
+        }
+        if (!BuiltinApps.TryMap(app, info.App))
+        {
+            ErrorLog.Error($"App failed to load: no app named \"{info.App}\" in this build. Built-in apps: {BuiltinApps.Hello}, {BuiltinApps.Echo}.");
+            return WorkerContract.AppLoadError;
+        }
+
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        using var pipe = pipeHandle is null ? null : new MasterPipe(pipeHandle, lifetime.StopApplication);
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                if (pipe is not null)
+                {
+                    Interlocked.Increment(ref pipe.RequestsServed);
+                }
+            }
+        });
+        using var signals = HandleSignals(lifetime);
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: cannot listen on {info.SocketPath}: {e.Message}");
+            return WorkerContract.WorkerBootError;
+        }
+        File.SetUnixFileMode(info.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        pipe?.ReportReady(WorkerContract.HeartbeatInterval(info.TimeoutSeconds));
+        ErrorLog.Debug($"Worker ready on {info.SocketPath}");
+        await app.WaitForShutdownAsync();
+        ErrorLog.Info($"Worker exiting (pid: {Environment.ProcessId})");
+        return 0;
+    }
+
+    private static WebApplication Build(WorkerStartInfo info)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(info.GracefulTimeoutSeconds));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = null; // the front enforces client_max_body_size
+            kestrel.ListenUnixSocket(info.SocketPath);
+        });
+        return builder.Build();
+    }
+
+    private static IDisposable HandleSignals(IHostApplicationLifetime lifetime)
+    {
+        var registrations = new List<PosixSignalRegistration>
+        {
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                lifetime.StopApplication();
+            }),
+        };
+        foreach (var fast in new[] { PosixSignal.SIGINT, PosixSignal.SIGQUIT })
+        {
+            registrations.Add(PosixSignalRegistration.Create(fast, context =>
+            {
+                context.Cancel = true;
+                ErrorLog.Info($"Worker exiting at once on {context.Signal} (pid: {Environment.ProcessId})");
+                Environment.Exit(0);
+            }));
+        }
+        return new CompositeDisposable(registrations);
+    }
+
+    private sealed class CompositeDisposable(IEnumerable<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in items)
+            {
+                item.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using Gunicorn.Backend.Arbiter;
+using Gunicorn.Backend.Workers;
+using Gunicorn.Front.Forwarding;
+using Gunicorn.Front.Listeners;
+using Gunicorn.Settings.Records;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Gunicorn.Front.Hosting;
+
+/// <summary>The front tier: Kestrel listeners and the YARP forwarder to the workers, as the arbiter sees it.</summary>
+public sealed class FrontTier : IFront, IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly WorkerRoutes _routes;
+    private readonly InFlightRequests _inFlight = new();
+
+    public FrontTier(GunicornConfig config)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(config.Listeners.KeepAliveSeconds, 1));
+            foreach (var bind in config.Listeners.Bind)
+            {
+                ListenerBinder.Bind(kestrel, bind);
+            }
+        });
+        builder.WebHost.UseSockets(sockets => sockets.Backlog = config.Listeners.Backlog);
+
+        var sockets = new UnixSocketClientFactory();
+        builder.Services.AddSingleton<IForwarderHttpClientFactory>(sockets);
+        builder.Services.AddReverseProxy().LoadFromMemory([WorkerRoutes.CatchAllRoute], [WorkerRoutes.Cluster([])]);
+        _app = builder.Build();
+        _routes = new WorkerRoutes(_app.Services.GetRequiredService<InMemoryConfigProvider>(), sockets, _inFlight);
+        _app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseLoadBalancing();
+            pipeline.Use((context, next) => InFlightMiddleware.InvokeAsync(context, next, _inFlight));
+        });
+    }
+
+    /// <summary>Opens the listeners; returns the addresses actually bound (port 0 becomes a real port).</summary>
+    public async Task<IReadOnlyList<string>> StartAsync()
+    {
+        await _app.StartAsync();
+        return _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+    }
+
+    public void Publish(IReadOnlyList<WorkerEndpoint> ready) => _routes.Publish(ready);
+
+    public int InFlight(string workerKey) => _inFlight.Count(workerKey);
+
+    public string? DescribeInFlight(string workerKey) => _inFlight.DescribeOldest(workerKey);
+
+    public void MarkTimedOut(string workerKey) => _inFlight.MarkTimedOut(workerKey);
+
+    public async Task StopAsync(TimeSpan grace)
+    {
+        using var deadline = new CancellationTokenSource(grace);
+        await _app.StopAsync(deadline.Token);
+    }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+}
