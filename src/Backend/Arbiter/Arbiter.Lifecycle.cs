@@ -22,13 +22,13 @@ public sealed partial class Arbiter
                 _exitCode = 0;
                 break;
             case 1:
-                await ReloadAsync();
+                Reload();
                 break;
             case Posix.SIGTTIN:
-                await ChangeWorkerCountAsync(_targetWorkers + 1);
+                ChangeWorkerCount(_targetWorkers + 1);
                 break;
             case Posix.SIGTTOU:
-                await ChangeWorkerCountAsync(Math.Max(1, _targetWorkers - 1));
+                ChangeWorkerCount(Math.Max(1, _targetWorkers - 1));
                 break;
             case Posix.SIGUSR1:
                 ErrorLog.Info("Reopening log files (the error log goes to stderr, which needs no reopening).");
@@ -42,7 +42,7 @@ public sealed partial class Arbiter
         }
     }
 
-    private async Task ChangeWorkerCountAsync(int target)
+    private void ChangeWorkerCount(int target)
     {
         var old = _targetWorkers;
         if (target == old)
@@ -51,16 +51,17 @@ public sealed partial class Arbiter
         }
         _targetWorkers = target;
         ErrorLog.Info($"Number of workers: {old} -> {target}");
-        ManageWorkers();
-        await _hooks.RunAsync("nworkers_changed", _config.Hooks.NWorkersChanged, new Dictionary<string, string>
+        // As gunicorn's num_workers setter: the hook runs before the pool is adjusted.
+        _hooks.Run("nworkers_changed", _config.Hooks.NWorkersChanged, new Dictionary<string, string>
         {
             ["GUNICORN_NEW_VALUE"] = target.ToString(),
             ["GUNICORN_OLD_VALUE"] = old.ToString(),
         });
+        ManageWorkers();
     }
 
     /// <summary>HUP: re-read the config; start a complete new generation; switch when all of it is ready.</summary>
-    private async Task ReloadAsync()
+    private void Reload()
     {
         if (_pendingGeneration is not null)
         {
@@ -73,7 +74,7 @@ public sealed partial class Arbiter
             ErrorLog.Error("Reload failed: the configuration is invalid (errors above). The current workers keep serving.");
             return;
         }
-        await _hooks.RunAsync("on_reload", config.Hooks.OnReload);
+        _hooks.Run("on_reload", config.Hooks.OnReload);
         _config = config;
         _hooks = new Hooks.HookRunner(config.Hooks.TimeoutSeconds);
         var oldTarget = _targetWorkers;
@@ -81,15 +82,15 @@ public sealed partial class Arbiter
         _pendingGeneration = _workers.Select(w => w.Generation).DefaultIfEmpty(_servingGeneration).Max() + 1;
         _pendingSince = Stopwatch.GetTimestamp();
         ErrorLog.Info($"Reloading: starting generation {_pendingGeneration} with {_targetWorkers} workers");
-        ManageWorkers();
         if (oldTarget != _targetWorkers)
         {
-            await _hooks.RunAsync("nworkers_changed", config.Hooks.NWorkersChanged, new Dictionary<string, string>
+            _hooks.Run("nworkers_changed", config.Hooks.NWorkersChanged, new Dictionary<string, string>
             {
                 ["GUNICORN_NEW_VALUE"] = _targetWorkers.ToString(),
                 ["GUNICORN_OLD_VALUE"] = oldTarget.ToString(),
             });
         }
+        ManageWorkers();
     }
 
     private void SwitchToPending()

@@ -112,7 +112,7 @@ public sealed partial class Arbiter
 
     private void SpawnWorker(int generation)
     {
-        _launcher ??= new WorkerLauncher(_events.Writer, _config.Pool.RawEnv, _config.Pool.User);
+        _launcher ??= new WorkerLauncher(_events.Writer, _config.Pool.RawEnv);
         var age = _nextAge++;
         var pool = _config.Pool;
         var jitter = pool.MaxRequestsJitter > 0 ? Random.Shared.Next(0, pool.MaxRequestsJitter + 1) : 0;
@@ -127,12 +127,14 @@ public sealed partial class Arbiter
             pool.TimeoutSeconds,
             pool.GracefulTimeoutSeconds,
             $"gunicorn-net: worker [{ProcName}]",
-            _config.Logging.LogLevel);
-        _ = _hooks.RunAsync("pre_fork", _config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
-        var worker = _launcher.Spawn(info, pool.MaxRequests > 0 ? pool.MaxRequests + jitter : 0);
+            _config.Logging.LogLevel,
+            pool.MaxRequests > 0 ? pool.MaxRequests + jitter : 0,
+            WorkerIdentities.From(pool));
+        _hooks.Run("pre_fork", _config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
+        var worker = _launcher.Spawn(info);
         _workers.Add(worker);
         ErrorLog.Info($"Booting worker with pid: {worker.Pid}");
-        _ = _hooks.RunAsync("post_fork", _config.Hooks.PostFork, new Dictionary<string, string>
+        _hooks.Run("post_fork", _config.Hooks.PostFork, new Dictionary<string, string>
         {
             ["GUNICORN_WORKER_PID"] = worker.Pid.ToString(),
             ["GUNICORN_WORKER_AGE"] = age.ToString(),

@@ -77,7 +77,7 @@ public sealed partial class Arbiter
             }
         }
         await StopWorkersAsync(graceful: !_fastStop);
-        await _hooks.RunAsync("on_exit", _config.Hooks.OnExit);
+        _hooks.Run("on_exit", _config.Hooks.OnExit);
         return _exitCode.Value;
     }
 
@@ -89,30 +89,33 @@ public sealed partial class Arbiter
                 await HandleSignalAsync(signal.Signal);
                 break;
             case WorkerReady ready:
-                await OnReadyAsync(ready.Worker);
+                OnReady(ready.Worker);
                 break;
             case WorkerHeartbeat beat:
-                OnHeartbeat(beat.Worker, beat.RequestsServed);
+                beat.Worker.LastHeartbeat = Stopwatch.GetTimestamp();
+                beat.Worker.RequestsServed = beat.RequestsServed;
+                break;
+            case WorkerWantsRecycling recycle:
+                OnMaxRequests(recycle.Worker);
                 break;
             case WorkerExited exited:
-                await OnExitedAsync(exited.Worker, exited.ExitCode);
+                OnExited(exited.Worker, exited.ExitCode);
                 break;
         }
     }
 
-    private void OnHeartbeat(WorkerHandle worker, long served)
+    /// <summary>The worker served max_requests: start its replacement now, retire it when the replacement is ready.</summary>
+    private void OnMaxRequests(WorkerHandle worker)
     {
-        worker.LastHeartbeat = Stopwatch.GetTimestamp();
-        worker.RequestsServed = served;
-        if (worker is { MaxRequests: > 0, State: WorkerState.Ready, RecycleRequested: false } && served >= worker.MaxRequests)
+        if (worker is { State: WorkerState.Ready, RecycleRequested: false })
         {
-            ErrorLog.Info($"Autorestarting worker after current request. (pid:{worker.Pid}, {served} requests served, max_requests {worker.MaxRequests})");
+            ErrorLog.Info($"Autorestarting worker after current request. (pid:{worker.Pid}, max_requests reached)");
             worker.RecycleRequested = true;
             ManageWorkers();
         }
     }
 
-    private async Task OnReadyAsync(WorkerHandle worker)
+    private void OnReady(WorkerHandle worker)
     {
         if (worker.State != WorkerState.Booting)
         {
@@ -142,11 +145,11 @@ public sealed partial class Arbiter
         {
             _booted = true;
             ErrorLog.Info($"All {_targetWorkers} workers ready");
-            await _hooks.RunAsync("when_ready", _config.Hooks.WhenReady);
+            _hooks.Run("when_ready", _config.Hooks.WhenReady);
         }
     }
 
-    private async Task OnExitedAsync(WorkerHandle worker, int exitCode)
+    private void OnExited(WorkerHandle worker, int exitCode)
     {
         _workers.Remove(worker);
         worker.Process.Dispose();
@@ -156,7 +159,7 @@ public sealed partial class Arbiter
             PublishRoutes();
         }
         LogExit(worker, exitCode);
-        await _hooks.RunAsync("child_exit", _config.Hooks.ChildExit, new Dictionary<string, string>
+        _hooks.Run("child_exit", _config.Hooks.ChildExit, new Dictionary<string, string>
         {
             ["GUNICORN_WORKER_PID"] = worker.Pid.ToString(),
             ["GUNICORN_WORKER_AGE"] = worker.Age.ToString(),

@@ -7,6 +7,8 @@ public sealed record SignalReceived(int Signal) : ArbiterEvent;
 
 public sealed record WorkerReady(WorkerHandle Worker) : ArbiterEvent;
 
+public sealed record WorkerWantsRecycling(WorkerHandle Worker) : ArbiterEvent;
+
 public sealed record WorkerHeartbeat(WorkerHandle Worker, long RequestsServed) : ArbiterEvent;
 
 public sealed record WorkerExited(WorkerHandle Worker, int ExitCode) : ArbiterEvent;

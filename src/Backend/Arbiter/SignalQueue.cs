@@ -18,8 +18,6 @@ public sealed class SignalQueue : IDisposable
     {
         foreach (var signal in Handled)
         {
-            // Started in the background by a non-interactive shell, we inherit SIG_IGN for INT and QUIT.
-            Posix.RestoreDefaultDisposition(signal);
             _registrations.Add(PosixSignalRegistration.Create((PosixSignal)ToPosixSignal(signal), context =>
             {
                 context.Cancel = true;

@@ -18,16 +18,13 @@ public enum WorkerState
 }
 
 /// <summary>The arbiter's record of one worker process. Mutated only on the arbiter loop.</summary>
-public sealed class WorkerHandle(Process process, int generation, int age, string socketPath, int maxRequests)
+public sealed class WorkerHandle(Process process, int generation, int age, string socketPath)
 {
     public Process Process { get; } = process;
     public int Pid { get; } = process.Id;
     public int Generation { get; } = generation;
     public int Age { get; } = age;
     public string SocketPath { get; } = socketPath;
-
-    /// <summary>Requests after which the worker is recycled (max_requests plus its jitter); 0 for never.</summary>
-    public int MaxRequests { get; } = maxRequests;
 
     public string Key => $"g{Generation}-w{Age}";
     public WorkerState State { get; set; } = WorkerState.Booting;

@@ -10,11 +10,11 @@ namespace Gunicorn.Backend.Arbiter;
 /// Starts worker processes, one at a time: an inheritable pipe made for one child would leak into a sibling started
 /// concurrently. Each worker's pipe is read on its own task, which turns lines and EOF into arbiter events.
 /// </summary>
-public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnlyList<string> rawEnv, string? user)
+public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnlyList<string> rawEnv)
 {
     private static readonly Lock SpawnGate = new();
 
-    public WorkerHandle Spawn(WorkerStartInfo info, int maxRequests)
+    public WorkerHandle Spawn(WorkerStartInfo info)
     {
         var pipe = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
         var start = StartInfo(info, pipe.GetClientHandleAsString());
@@ -26,7 +26,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
             // Close our copy of the write end at once, or EOF never comes when the worker dies.
             pipe.DisposeLocalCopyOfClientHandle();
         }
-        var worker = new WorkerHandle(process, info.Generation, info.Age, info.SocketPath, maxRequests);
+        var worker = new WorkerHandle(process, info.Generation, info.Age, info.SocketPath);
         _ = Task.Run(() => ReadPipeAsync(worker, pipe));
         return worker;
     }
@@ -48,10 +48,6 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
         }
         start.Environment[WorkerContract.StartInfoVariable] = WorkerContract.Serialize(info);
         start.Environment[WorkerContract.PipeVariable] = pipeHandle;
-        if (user is not null)
-        {
-            start.UserName = user;
-        }
         return start;
     }
 
@@ -76,6 +72,10 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
                     if (line == WorkerContract.ReadyMessage)
                     {
                         await events.WriteAsync(new WorkerReady(worker));
+                    }
+                    else if (line == WorkerContract.RecycleMessage)
+                    {
+                        await events.WriteAsync(new WorkerWantsRecycling(worker));
                     }
                     else if (line.StartsWith(WorkerContract.HeartbeatPrefix, StringComparison.Ordinal)
                              && long.TryParse(line.AsSpan(WorkerContract.HeartbeatPrefix.Length), out var served))

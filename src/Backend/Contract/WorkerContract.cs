@@ -19,6 +19,9 @@ public static class WorkerContract
 
     public const string ReadyMessage = "ready";
 
+    /// <summary>Sent once when the worker has served its max_requests: the master starts a replacement, then retires it.</summary>
+    public const string RecycleMessage = "recycle";
+
     /// <summary>Heartbeat line: <c>hb REQUESTS_SERVED</c>.</summary>
     public const string HeartbeatPrefix = "hb ";
 

@@ -6,6 +6,7 @@ namespace Gunicorn.Backend.Contract;
 /// <param name="SocketPath">The Unix socket the worker listens on.</param>
 /// <param name="App">The app target (<c>@hello</c>, <c>@echo</c>, <c>module:callable</c>, <c>App.dll</c>).</param>
 /// <param name="Title">The process title to show in ps.</param>
+/// <param name="MaxRequests">Requests after which the worker asks to be recycled (max_requests plus jitter); 0 for never.</param>
 public sealed record WorkerStartInfo(
     int Generation,
     int Age,
@@ -17,4 +18,9 @@ public sealed record WorkerStartInfo(
     int TimeoutSeconds,
     int GracefulTimeoutSeconds,
     string Title,
-    string LogLevel);
+    string LogLevel,
+    long MaxRequests,
+    WorkerIdentity? Identity);
+
+/// <summary>The user and group a worker switches to before loading the app (gunicorn's user, group, initgroups).</summary>
+public sealed record WorkerIdentity(string UserName, uint Uid, uint Gid, bool InitGroups);

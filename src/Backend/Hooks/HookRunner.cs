@@ -10,8 +10,11 @@ namespace Gunicorn.Backend.Hooks;
 /// </summary>
 public sealed class HookRunner(double timeoutSeconds)
 {
-    /// <summary>Runs the hook if set; returns false when it failed (exit code, timeout or not startable).</summary>
-    public async Task<bool> RunAsync(string name, HookSpec? hook, IReadOnlyDictionary<string, string>? variables = null)
+    /// <summary>
+    /// Runs the hook if set and waits for it, as gunicorn does; returns false when it failed (exit code, timeout or
+    /// not startable). Blocking is deliberate: hooks order the master's actions (pre_fork before the spawn).
+    /// </summary>
+    public bool Run(string name, HookSpec? hook, IReadOnlyDictionary<string, string>? variables = null)
     {
         if (hook is null || hook.Kind != HookKind.Command)
         {
@@ -31,12 +34,7 @@ public sealed class HookRunner(double timeoutSeconds)
         try
         {
             using var process = Process.Start(start)!;
-            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
-            try
-            {
-                await process.WaitForExitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
+            if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
             {
                 process.Kill(entireProcessTree: true);
                 ErrorLog.Error($"Hook {name} ({hook.Text}) did not finish within hook_timeout ({timeoutSeconds}s) and was killed.");

@@ -21,14 +21,51 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
 
+    [LibraryImport("libc", EntryPoint = "setuid", SetLastError = true)]
+    public static partial int SetUid(uint uid);
+
+    [LibraryImport("libc", EntryPoint = "setgid", SetLastError = true)]
+    public static partial int SetGid(uint gid);
+
+    [LibraryImport("libc", EntryPoint = "setgroups", SetLastError = true)]
+    public static partial int SetGroups(nuint size, uint[]? groups);
+
+    [LibraryImport("libc", EntryPoint = "initgroups", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int InitGroups(string user, uint group);
+
+    [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Chown(string path, uint uid, uint gid);
+
     [LibraryImport("libc", EntryPoint = "umask")]
     public static partial uint Umask(uint mask);
 
     [LibraryImport("libc", EntryPoint = "signal")]
     public static partial nint Signal(int signal, nint handler);
 
-    /// <summary>SIG_DFL: a process started in the background by a shell inherits SIG_IGN for INT and QUIT.</summary>
-    public static void RestoreDefaultDisposition(int signal) => Signal(signal, 0);
+    [LibraryImport("libc", EntryPoint = "sigaction")]
+    private static unsafe partial int SigAction(int signal, void* action, void* oldAction);
+
+    /// <summary>
+    /// A process started in the background by a non-interactive shell inherits SIG_IGN for INT and QUIT, and the .NET
+    /// runtime then never installs a handler for them (it decides once, when its signal handling starts). Call this
+    /// first thing in Main: it resets only ignored signals, because overwriting the runtime's handler later would make
+    /// the signal kill the process.
+    /// </summary>
+    public static void UnignoreTerminationSignals()
+    {
+        UnignoreSignal(SIGINT);
+        UnignoreSignal(SIGQUIT);
+    }
+
+    private static unsafe void UnignoreSignal(int signal)
+    {
+        // struct sigaction starts with the handler pointer; 256 bytes covers the whole struct on every Linux ABI.
+        var old = stackalloc byte[256];
+        if (SigAction(signal, null, old) == 0 && *(nint*)old == 1)
+        {
+            Signal(signal, 0);
+        }
+    }
 
     public static string Name(int signal) => signal switch
     {

@@ -28,6 +28,7 @@ public static class BuiltinApps
                 app.MapGet("/pid", () => Environment.ProcessId.ToString());
                 app.MapGet("/sleep", async (double seconds, CancellationToken aborted) =>
                 {
+                    Logging.ErrorLog.Debug($"Sleeping {seconds} s");
                     await Task.Delay(TimeSpan.FromSeconds(seconds), aborted);
                     return $"slept {seconds}s in {Environment.ProcessId}\n";
                 });

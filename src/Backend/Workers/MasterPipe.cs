@@ -5,18 +5,27 @@ using Gunicorn.Backend.Logging;
 namespace Gunicorn.Backend.Workers;
 
 /// <summary>The worker's end of the pipe to the master: readiness, then heartbeats carrying the request count.</summary>
-internal sealed class MasterPipe(string handle, Action onMasterGone) : IDisposable
+internal sealed class MasterPipe(string handle, long maxRequests, Action onMasterGone) : IDisposable
 {
     private readonly AnonymousPipeClientStream _pipe = new(PipeDirection.Out, handle);
     private readonly Lock _gate = new();
     private Timer? _heartbeat;
 
-    public long RequestsServed;
+    private long _requestsServed;
+
+    /// <summary>Counts a finished request; at max_requests, asks the master for a replacement (once).</summary>
+    public void CountRequest()
+    {
+        if (Interlocked.Increment(ref _requestsServed) == maxRequests)
+        {
+            Send(WorkerContract.RecycleMessage);
+        }
+    }
 
     public void ReportReady(TimeSpan heartbeatInterval)
     {
         Send(WorkerContract.ReadyMessage);
-        _heartbeat = new Timer(_ => Send(WorkerContract.HeartbeatPrefix + Interlocked.Read(ref RequestsServed)),
+        _heartbeat = new Timer(_ => Send(WorkerContract.HeartbeatPrefix + Interlocked.Read(ref _requestsServed)),
             null, heartbeatInterval, heartbeatInterval);
     }
 

@@ -31,6 +31,10 @@ public static class WorkerMain
         WebApplication app;
         try
         {
+            if (info.Identity is { } identity)
+            {
+                WorkerIdentities.Apply(identity);
+            }
             Directory.SetCurrentDirectory(info.Chdir);
             app = Build(info);
         }
@@ -46,7 +50,7 @@ public static class WorkerMain
         }
 
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        using var pipe = pipeHandle is null ? null : new MasterPipe(pipeHandle, lifetime.StopApplication);
+        using var pipe = pipeHandle is null ? null : new MasterPipe(pipeHandle, info.MaxRequests, lifetime.StopApplication);
         app.Use(async (context, next) =>
         {
             try
@@ -55,10 +59,7 @@ public static class WorkerMain
             }
             finally
             {
-                if (pipe is not null)
-                {
-                    Interlocked.Increment(ref pipe.RequestsServed);
-                }
+                pipe?.CountRequest();
             }
         });
         using var signals = HandleSignals(lifetime);

@@ -2,7 +2,6 @@ using System.Net;
 using Gunicorn.Backend.Arbiter;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.LoadBalancing;
 
 namespace Gunicorn.Front.Forwarding;
 
@@ -23,7 +22,7 @@ public sealed class WorkerRoutes(InMemoryConfigProvider provider, UnixSocketClie
     public static ClusterConfig Cluster(IEnumerable<WorkerEndpoint> workers) => new()
     {
         ClusterId = ClusterId,
-        LoadBalancingPolicy = LoadBalancingPolicies.LeastRequests,
+        LoadBalancingPolicy = LeastBusyPolicy.PolicyName,
         HttpRequest = new ForwarderRequestConfig
         {
             Version = HttpVersion.Version11,

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.LoadBalancing;
 
 namespace Gunicorn.Front.Hosting;
 
@@ -36,6 +37,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 
         var sockets = new UnixSocketClientFactory();
         builder.Services.AddSingleton<IForwarderHttpClientFactory>(sockets);
+        builder.Services.AddSingleton<ILoadBalancingPolicy, LeastBusyPolicy>();
         builder.Services.AddReverseProxy().LoadFromMemory([WorkerRoutes.CatchAllRoute], [WorkerRoutes.Cluster([])]);
         _app = builder.Build();
         _routes = new WorkerRoutes(_app.Services.GetRequiredService<InMemoryConfigProvider>(), sockets, _inFlight);

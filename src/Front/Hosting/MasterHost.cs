@@ -22,7 +22,7 @@ public static class MasterHost
             Environment.SetEnvironmentVariable(entry[..equals], entry[(equals + 1)..]);
         }
         var hooks = new HookRunner(config.Hooks.TimeoutSeconds);
-        if (!await hooks.RunAsync("on_starting", config.Hooks.OnStarting))
+        if (!hooks.Run("on_starting", config.Hooks.OnStarting))
         {
             ErrorLog.Error("Shutting down: the on_starting hook failed (see above).");
             return StartupErrorExitCode;
@@ -46,7 +46,7 @@ public static class MasterHost
         }
         ErrorLog.Info($"Using worker: {config.Pool.WorkerClass}");
 
-        using var runtime = RuntimeDirectory.Create(config.Pool.WorkerTmpDir);
+        using var runtime = RuntimeDirectory.Create(config.Pool.WorkerTmpDir, WorkerIdentities.From(config.Pool));
         using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
         var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path);
         ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName}]");

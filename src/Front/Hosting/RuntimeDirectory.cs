@@ -1,3 +1,6 @@
+using Gunicorn.Backend.Contract;
+using Gunicorn.Backend.Platform;
+
 namespace Gunicorn.Front.Hosting;
 
 /// <summary>The master's private directory (mode 0700) holding the workers' Unix sockets; removed on exit.</summary>
@@ -7,12 +10,18 @@ public sealed class RuntimeDirectory : IDisposable
 
     private RuntimeDirectory(string path) => Path = path;
 
-    public static RuntimeDirectory Create(string? parent)
+    /// <param name="owner">When workers run as another user, they own the directory so they can create their sockets.</param>
+    public static RuntimeDirectory Create(string? parent, WorkerIdentity? owner)
     {
         var xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
         var root = parent ?? (xdg is { Length: > 0 } && Directory.Exists(xdg) ? xdg : System.IO.Path.GetTempPath());
         var path = System.IO.Path.Combine(root, $"gunicorn-net-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (owner is not null && Posix.Chown(path, owner.Uid, owner.Gid) != 0)
+        {
+            throw new UnauthorizedAccessException(
+                $"cannot give {path} to uid {owner.Uid}: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}. Run the master as root to use user/group.");
+        }
         return new RuntimeDirectory(path);
     }
 

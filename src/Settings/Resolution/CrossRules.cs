@@ -1,3 +1,4 @@
+using Gunicorn.Settings.Platform;
 using Gunicorn.Settings.Registry;
 using Gunicorn.Settings.Sections;
 using Gunicorn.Settings.Types;
@@ -37,6 +38,16 @@ internal static class CrossRules
             RequireExisting(settings, file, File.Exists, "file", errors);
         }
         RequireExisting(settings, ServerMechanicsSettings.Chdir, Directory.Exists, "directory", errors);
+        if (settings.Get(ServerMechanicsSettings.User) is { } user && UserDatabase.FindUser(user) is null)
+        {
+            errors.Add(new SettingsError(settings[ServerMechanicsSettings.User].Origin, ServerMechanicsSettings.User.Key,
+                $"no user \"{user}\" on this system. Create it (useradd) or name an existing user or uid."));
+        }
+        if (settings.Get(ServerMechanicsSettings.Group) is { } group && UserDatabase.FindGroup(group) is null)
+        {
+            errors.Add(new SettingsError(settings[ServerMechanicsSettings.Group].Origin, ServerMechanicsSettings.Group.Key,
+                $"no group \"{group}\" on this system. Create it (groupadd) or name an existing group or gid."));
+        }
         return settings;
     }
 

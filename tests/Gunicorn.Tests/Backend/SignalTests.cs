@@ -1,0 +1,82 @@
+using System.Net;
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Backend;
+
+/// <summary>Signals to the master, with gunicorn's meanings.</summary>
+public class SignalTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task TtinAndTtou_ChangeTheWorkerCount()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "@echo"]);
+        server.Signal(Signals.TTIN);
+        await Eventually.True(() => server.WorkerPids().Count == 3, Deadline, "3 workers after TTIN");
+        await server.WaitForLogAsync(@"Number of workers: 2 -> 3", Deadline);
+        // Signals of one kind sent back to back can merge in the kernel: send the second after the first was handled.
+        server.Signal(Signals.TTOU);
+        await server.WaitForLogAsync(@"Number of workers: 3 -> 2", Deadline);
+        server.Signal(Signals.TTOU);
+        await server.WaitForLogAsync(@"Number of workers: 2 -> 1", Deadline);
+        await Eventually.True(() => server.WorkerPids().Count == 1, Deadline, "1 worker after two TTOUs");
+        server.Signal(Signals.TTOU);
+        await server.WaitForLogAsync(@"Handling signal: ttou", Deadline, server.LineCount - 1);
+        Assert.Single(server.WorkerPids());
+        Assert.True((await server.Client.GetAsync("/pid")).IsSuccessStatusCode);
+    }
+
+    [Fact]
+    public async Task Term_WithARequestInFlight_FinishesIt_AndExitsZero()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--log-level", "debug", "@echo"]);
+        var workers = server.WorkerPids();
+        var slow = server.Client.GetAsync("/sleep?seconds=3");
+        await server.WaitForLogAsync(@"Sleeping 3 s", Deadline);
+        server.Signal(Signals.TERM);
+        var response = await slow;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("slept 3s", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, await server.WaitForExitAsync(Deadline));
+        Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid)));
+    }
+
+    [Fact]
+    public async Task Int_StopsFast_AndExitsZero()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "@echo"]);
+        var workers = server.WorkerPids();
+        server.Signal(Signals.INT);
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(5)));
+        await Eventually.True(() => workers.All(pid => !ProcessTree.IsAlive(pid)), Deadline, "workers to be gone");
+    }
+
+    [Fact]
+    public async Task Hup_ReplacesEveryWorker_WithoutAFailedRequest()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "@echo"]);
+        var before = server.WorkerPids().ToHashSet();
+        using var load = new CancellationTokenSource();
+        var failures = 0;
+        var loadTask = Task.Run(async () =>
+        {
+            while (!load.IsCancellationRequested)
+            {
+                if (!(await server.Client.GetAsync("/pid")).IsSuccessStatusCode)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        });
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync(@"Reload complete: generation 2 serving", Deadline);
+        await Eventually.True(() => before.All(pid => !ProcessTree.IsAlive(pid)), Deadline, "the old workers to exit");
+        var after = server.WorkerPids();
+        Assert.Equal(2, after.Count);
+        Assert.Empty(after.Intersect(before));
+        load.Cancel();
+        await loadTask;
+        Assert.Equal(0, failures);
+    }
+}
