@@ -31,7 +31,18 @@ public sealed partial class Arbiter
                 ChangeWorkerCount(Math.Max(1, _targetWorkers - 1));
                 break;
             case Posix.SIGUSR1:
-                ErrorLog.Info("Reopening log files (the error log goes to stderr, which needs no reopening).");
+                // gunicorn: the master reopens its logs and passes USR1 on to the workers.
+                ErrorLog.Reopen();
+                ReopenLogs?.Invoke();
+                foreach (var worker in _workers)
+                {
+                    Posix.Kill(worker.Pid, Posix.SIGUSR1);
+                }
+                break;
+            case Posix.SIGWINCH when _config.Process.Daemon:
+                // gunicorn: a daemon's terminal went away; stop the workers gracefully and keep the master.
+                ErrorLog.Info("graceful stop of workers");
+                ChangeWorkerCount(0);
                 break;
             case Posix.SIGWINCH:
                 ErrorLog.Info("SIGWINCH ignored. Not daemonized");

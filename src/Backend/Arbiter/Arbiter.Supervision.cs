@@ -117,6 +117,7 @@ public sealed partial class Arbiter
         var pool = _config.Pool;
         var jitter = pool.MaxRequestsJitter > 0 ? Random.Shared.Next(0, pool.MaxRequestsJitter + 1) : 0;
         var info = new WorkerStartInfo(
+            Environment.ProcessId,
             generation,
             age,
             Path.Combine(_runtimeDirectory, $"g{generation}-w{age}.sock"),
@@ -128,6 +129,10 @@ public sealed partial class Arbiter
             pool.GracefulTimeoutSeconds,
             $"gunicorn-net: worker [{ProcName}]",
             _config.Logging.LogLevel,
+            _config.Logging.ErrorLog,
+            _config.App.CaptureOutput,
+            new WorkerHooks(_config.Hooks.PostWorkerInit, _config.Hooks.WorkerInt, _config.Hooks.WorkerAbort,
+                _config.Hooks.WorkerExit, _config.Hooks.TimeoutSeconds),
             pool.MaxRequests > 0 ? pool.MaxRequests + jitter : 0,
             WorkerIdentities.From(pool));
         _hooks.Run("pre_fork", _config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });

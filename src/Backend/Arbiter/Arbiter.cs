@@ -49,6 +49,9 @@ public sealed partial class Arbiter
 
     public ChannelWriter<ArbiterEvent> Events => _events.Writer;
 
+    /// <summary>Called on USR1 after the error log was reopened (the front reopens its access log).</summary>
+    public Action? ReopenLogs { get; init; }
+
     /// <summary>Workers by state, for status and tests.</summary>
     public IReadOnlyList<WorkerHandle> Workers => _workers;
 

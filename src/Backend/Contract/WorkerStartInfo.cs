@@ -8,6 +8,7 @@ namespace Gunicorn.Backend.Contract;
 /// <param name="Title">The process title to show in ps.</param>
 /// <param name="MaxRequests">Requests after which the worker asks to be recycled (max_requests plus jitter); 0 for never.</param>
 public sealed record WorkerStartInfo(
+    int MasterPid,
     int Generation,
     int Age,
     string SocketPath,
@@ -19,8 +20,19 @@ public sealed record WorkerStartInfo(
     int GracefulTimeoutSeconds,
     string Title,
     string LogLevel,
+    string ErrorLog,
+    bool CaptureOutput,
+    WorkerHooks Hooks,
     long MaxRequests,
     WorkerIdentity? Identity);
+
+/// <summary>The hooks a worker runs itself (command form; the python: form belongs to WSGI workers).</summary>
+public sealed record WorkerHooks(
+    Gunicorn.Settings.Types.HookSpec? PostWorkerInit,
+    Gunicorn.Settings.Types.HookSpec? WorkerInt,
+    Gunicorn.Settings.Types.HookSpec? WorkerAbort,
+    Gunicorn.Settings.Types.HookSpec? WorkerExit,
+    double TimeoutSeconds);
 
 /// <summary>The user and group a worker switches to before loading the app (gunicorn's user, group, initgroups).</summary>
 public sealed record WorkerIdentity(string UserName, uint Uid, uint Gid, bool InitGroups);

@@ -11,12 +11,31 @@ public static class ErrorLog
     private static readonly string[] Levels = ["debug", "info", "warning", "error", "critical"];
     private static readonly Lock Gate = new();
     private static int _minimum = 1;
-    private static TextWriter _writer = Console.Error;
+    private static ILogSink _sink = new StderrSink();
+    private static string _path = StderrPath;
 
-    public static void Configure(string level, TextWriter? writer = null)
+    /// <summary>gunicorn's name for "the error log is stderr".</summary>
+    public const string StderrPath = "-";
+
+    /// <summary>Sets the level and the destination: <c>-</c> for stderr, otherwise a file opened for appending.</summary>
+    public static void Configure(string level, string path = StderrPath)
     {
         _minimum = Math.Max(0, Array.IndexOf(Levels, level));
-        _writer = writer ?? Console.Error;
+        _path = path;
+        Reopen();
+    }
+
+    /// <summary>Reopens the log file (USR1), so logrotate can move the old one away.</summary>
+    public static void Reopen()
+    {
+        ILogSink sink = _path == StderrPath ? new StderrSink() : new AppendFileSink(_path);
+        ILogSink old;
+        lock (Gate)
+        {
+            old = _sink;
+            _sink = sink;
+        }
+        old.Dispose();
     }
 
     public static void Debug(string message) => Write(0, message);
@@ -37,8 +56,7 @@ public static class ErrorLog
         var line = $"[{now.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} {zone}] [{Environment.ProcessId}] [{Levels[level].ToUpperInvariant()}] {message}";
         lock (Gate)
         {
-            _writer.WriteLine(line);
-            _writer.Flush();
+            _sink.WriteLine(line);
         }
     }
 }

@@ -36,6 +36,52 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Chown(string path, uint uid, uint gid);
 
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    public static partial int Dup2(int oldFd, int newFd);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    private static partial nint SysWrite(int fd, ReadOnlySpan<byte> buffer, nuint count);
+
+    /// <summary>Writes all bytes (a short write to a regular file only happens when the disk is full).</summary>
+    public static void Write(int fd, ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var written = SysWrite(fd, bytes, (nuint)bytes.Length);
+            if (written <= 0)
+            {
+                return;
+            }
+            bytes = bytes[(int)written..];
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "setsid", SetLastError = true)]
+    public static partial int SetSid();
+
+    public const int O_RDWR = 2, O_WRONLY = 1, O_CREAT = 0x40, O_APPEND = 0x400;
+
+    /// <summary>Points stdout and stderr (fds 1 and 2, native writers included) at a file, opened for appending.</summary>
+    public static void RedirectOutput(string path, bool includeStdin = false)
+    {
+        var fd = Open(path, (includeStdin ? O_RDWR : O_WRONLY) | O_CREAT | O_APPEND, Convert.ToUInt32("644", 8));
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open {path}: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+        foreach (var target in includeStdin ? new[] { 0, 1, 2 } : [1, 2])
+        {
+            Dup2(fd, target);
+        }
+        Close(fd);
+    }
+
     [LibraryImport("libc", EntryPoint = "umask")]
     public static partial uint Umask(uint mask);
 

@@ -21,7 +21,12 @@ public static class WorkerMain
     public static async Task<int> RunAsync()
     {
         var info = WorkerContract.Deserialize(Environment.GetEnvironmentVariable(WorkerContract.StartInfoVariable)!);
-        ErrorLog.Configure(info.LogLevel);
+        if (info.CaptureOutput && info.ErrorLog != ErrorLog.StderrPath)
+        {
+            // The app's prints (and native writes) go to the error log, as gunicorn's capture_output.
+            Posix.RedirectOutput(info.ErrorLog);
+        }
+        ErrorLog.Configure(info.LogLevel, info.ErrorLog);
         ProcessTitle.Set(info.Title);
         var pipeHandle = Environment.GetEnvironmentVariable(WorkerContract.PipeVariable);
         // The variables are for this process only; the app and its children must not see them.
@@ -62,7 +67,8 @@ public static class WorkerMain
                 pipe?.CountRequest();
             }
         });
-        using var signals = HandleSignals(lifetime);
+        var hooks = new WorkerHookRunner(info);
+        using var signals = new WorkerSignals(lifetime, hooks);
         try
         {
             await app.StartAsync();
@@ -75,8 +81,10 @@ public static class WorkerMain
         File.SetUnixFileMode(info.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         pipe?.ReportReady(WorkerContract.HeartbeatInterval(info.TimeoutSeconds));
         ErrorLog.Debug($"Worker ready on {info.SocketPath}");
+        hooks.Run("post_worker_init", info.Hooks.PostWorkerInit);
         await app.WaitForShutdownAsync();
         ErrorLog.Info($"Worker exiting (pid: {Environment.ProcessId})");
+        hooks.Run("worker_exit", info.Hooks.WorkerExit);
         return 0;
     }
 
@@ -93,38 +101,5 @@ public static class WorkerMain
             kestrel.ListenUnixSocket(info.SocketPath);
         });
         return builder.Build();
-    }
-
-    private static IDisposable HandleSignals(IHostApplicationLifetime lifetime)
-    {
-        var registrations = new List<PosixSignalRegistration>
-        {
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-            {
-                context.Cancel = true;
-                lifetime.StopApplication();
-            }),
-        };
-        foreach (var fast in new[] { PosixSignal.SIGINT, PosixSignal.SIGQUIT })
-        {
-            registrations.Add(PosixSignalRegistration.Create(fast, context =>
-            {
-                context.Cancel = true;
-                ErrorLog.Info($"Worker exiting at once on {context.Signal} (pid: {Environment.ProcessId})");
-                Environment.Exit(0);
-            }));
-        }
-        return new CompositeDisposable(registrations);
-    }
-
-    private sealed class CompositeDisposable(IEnumerable<IDisposable> items) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var item in items)
-            {
-                item.Dispose();
-            }
-        }
     }
 }

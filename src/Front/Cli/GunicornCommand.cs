@@ -46,6 +46,15 @@ public static class GunicornCommand
             return 0;
         }
         var config = ConfigBinder.Bind(settings, resolution.ConfigSource);
+        if (config.Process.Daemon)
+        {
+            if (!Daemon.IsDetachedCopy)
+            {
+                Console.Error.WriteLine($"gunicorn-net: daemonized as pid {Daemon.Detach(args)}.");
+                return 0;
+            }
+            Daemon.EnterOwnSession();
+        }
         return await MasterHost.RunAsync(config, () => Reload(args));
     }
 

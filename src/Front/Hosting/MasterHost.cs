@@ -14,7 +14,7 @@ public static class MasterHost
 
     public static async Task<int> RunAsync(GunicornConfig config, Func<GunicornConfig?> reloadConfig)
     {
-        ErrorLog.Configure(config.Logging.LogLevel);
+        ErrorLog.Configure(config.Logging.LogLevel, config.Logging.ErrorLog);
         Posix.Umask((uint)config.Pool.Umask);
         foreach (var entry in config.Pool.RawEnv)
         {

@@ -40,6 +40,8 @@ public static class Binary
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"gunicorn-net {string.Join(' ', args)} did not exit in time.\n{await stderr}");
         }
+        // A child that inherited our pipes could hold them open: bound the reads too.
+        await Task.WhenAll(stdout, stderr).WaitAsync(deadline ?? TimeSpan.FromSeconds(30));
         return new Result(process.ExitCode, await stdout, await stderr);
     }
 }

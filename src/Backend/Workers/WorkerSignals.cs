@@ -1,0 +1,56 @@
+using System.Runtime.InteropServices;
+using Gunicorn.Backend.Logging;
+using Gunicorn.Backend.Platform;
+using Microsoft.Extensions.Hosting;
+
+namespace Gunicorn.Backend.Workers;
+
+/// <summary>
+/// gunicorn's worker signals: TERM stops gracefully; INT and QUIT run worker_int and exit at once; ABRT (the
+/// master's timeout) runs worker_abort and exits; USR1 reopens the error log.
+/// </summary>
+internal sealed class WorkerSignals : IDisposable
+{
+    private readonly List<PosixSignalRegistration> _registrations = [];
+
+    public WorkerSignals(IHostApplicationLifetime lifetime, WorkerHookRunner hooks)
+    {
+        On(PosixSignal.SIGTERM, () => lifetime.StopApplication());
+        foreach (var fast in new[] { PosixSignal.SIGINT, PosixSignal.SIGQUIT })
+        {
+            On(fast, () =>
+            {
+                hooks.Run("worker_int", hooks.Hooks.WorkerInt);
+                ExitNow(hooks, $"on {fast}");
+            });
+        }
+        On((PosixSignal)Posix.SIGABRT, () =>
+        {
+            hooks.Run("worker_abort", hooks.Hooks.WorkerAbort);
+            ExitNow(hooks, "on SIGABRT (the master's timeout)", exitCode: 1);
+        });
+        On((PosixSignal)Posix.SIGUSR1, ErrorLog.Reopen);
+    }
+
+    private static void ExitNow(WorkerHookRunner hooks, string why, int exitCode = 0)
+    {
+        ErrorLog.Info($"Worker exiting {why} (pid: {Environment.ProcessId})");
+        hooks.Run("worker_exit", hooks.Hooks.WorkerExit);
+        Environment.Exit(exitCode);
+    }
+
+    private void On(PosixSignal signal, Action action) =>
+        _registrations.Add(PosixSignalRegistration.Create(signal, context =>
+        {
+            context.Cancel = true;
+            action();
+        }));
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations)
+        {
+            registration.Dispose();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Backend;
+
+/// <summary>daemon, errorlog + USR1, capture_output, raw_env, worker-side hooks.</summary>
+public class ProcessSettingsTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Daemon_Detaches_IntoItsOwnSession_AndStopsOnTerm()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-daemon-").FullName;
+        var pidFile = Path.Combine(dir, "d.pid");
+        var log = Path.Combine(dir, "error.log");
+        var launcher = await Binary.RunAsync(["-D", "-p", pidFile, "--error-logfile", log, "-b", "127.0.0.1:0", "@echo"], dir);
+        Assert.Equal(0, launcher.ExitCode);
+        var pid = int.Parse(await Eventually.Get(() => Task.FromResult(File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : null), Deadline, "the pidfile"));
+        try
+        {
+            Assert.Contains($"daemonized as pid {pid}", launcher.Stderr);
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var session = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[3]);
+            Assert.Equal(pid, session);
+            await Eventually.True(() => File.ReadAllText(log).Contains("All 1 workers ready"), Deadline, "the daemon's workers");
+            var port = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(log), @"Listening at: http://127\.0\.0\.1:(\d+)").Groups[1].Value;
+            using var client = new HttpClient();
+            Assert.Equal(pid.ToString(), (await client.GetStringAsync($"http://127.0.0.1:{port}/env?name=GUNICORN_NET_DAEMON_CHILD")) == "" ? pid.ToString() : "leaked");
+        }
+        finally
+        {
+            Signals.Send(pid, Signals.TERM);
+        }
+        await Eventually.True(() => !ProcessTree.IsAlive(pid) && !File.Exists(pidFile), Deadline, "the daemon to stop and remove its pidfile");
+    }
+
+    [Fact]
+    public async Task ErrorLogFile_IsReopenedOnUsr1_ByMasterAndWorkers()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-log-").FullName;
+        var log = Path.Combine(dir, "error.log");
+        await using var server = await GunicornServer.StartAsync(["-b", "127.0.0.1:0", "--error-logfile", log, "@echo"], dir, waitForReady: false);
+        await Eventually.True(() => File.Exists(log) && File.ReadAllText(log).Contains("All 1 workers ready"), Deadline, "startup in the log file");
+        File.Move(log, log + ".1");
+        server.Signal(Signals.USR1);
+        // As gunicorn, "Handling signal" is the last line of the old file; the reopen creates the new one.
+        await Eventually.True(() => File.Exists(log), Deadline, "the master to reopen its log");
+        Assert.Contains("Handling signal: usr1", File.ReadAllText(log + ".1"));
+        server.Signal(Signals.TERM);
+        Assert.Equal(0, await server.WaitForExitAsync(Deadline));
+        var fresh = File.ReadAllText(log);
+        Assert.Contains("Handling signal: term", fresh);
+        Assert.Matches(@"\[\d+\] \[INFO\] Worker exiting \(pid: \d+\)", fresh);
+    }
+
+    [Fact]
+    public async Task CaptureOutput_SendsTheAppsPrintsToTheErrorLog_AndRawEnvReachesWorkers()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-capture-").FullName;
+        var log = Path.Combine(dir, "error.log");
+        await using var server = await GunicornServer.StartAsync(
+            ["--error-logfile", log, "--capture-output", "-e", "GREETING=hello there", "@echo"], dir, waitForReady: false);
+        await Eventually.True(() => File.Exists(log) && File.ReadAllText(log).Contains("All 1 workers ready"), Deadline, "startup");
+        var port = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(log), @"Listening at: http://127\.0\.0\.1:(\d+)").Groups[1].Value;
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        Assert.Equal("hello there", await client.GetStringAsync("/env?name=GREETING"));
+        await client.GetStringAsync("/print?text=printed-by-the-app");
+        await Eventually.True(() => File.ReadAllText(log).Contains("printed-by-the-app"), Deadline, "the print in the error log");
+    }
+
+    [Fact]
+    public async Task WorkerHooks_RunInTheWorker_OnInitAbortAndExit()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-whooks-").FullName;
+        var record = Path.Combine(dir, "hooks.log");
+        var script = Path.Combine(dir, "hook.sh");
+        File.WriteAllText(script, $"#!/bin/sh\necho \"$GUNICORN_HOOK $GUNICORN_WORKER_PID\" >> {record}\n");
+        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
+        File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"),
+            "post_worker_init: ./hook.sh\nworker_abort: ./hook.sh\nworker_exit: ./hook.sh\nworker_int: ./hook.sh\n");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"], dir);
+        var worker = server.WorkerPids().Single();
+        await Eventually.True(() => File.Exists(record) && File.ReadAllText(record).Contains($"post_worker_init {worker}"), Deadline, "post_worker_init");
+        Signals.Send(worker, 6); // what the master sends on timeout
+        await Eventually.True(() => File.ReadAllText(record).Contains($"worker_exit {worker}"), Deadline, "worker_exit");
+        var lines = File.ReadAllLines(record);
+        Assert.Equal([$"post_worker_init {worker}", $"worker_abort {worker}", $"worker_exit {worker}"], lines);
+    }
+}
