@@ -62,7 +62,9 @@ public static class BuiltinApps
             headers = request.Headers.SelectMany(h => h.Value.Select(v => new[] { h.Key, v ?? "" })).ToArray(),
             body = Convert.ToBase64String(body.ToArray()),
         };
+        var payload = JsonSerializer.SerializeToUtf8Bytes(echo);
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(JsonSerializer.Serialize(echo), context.RequestAborted);
+        context.Response.ContentLength = payload.Length;
+        await context.Response.Body.WriteAsync(payload, context.RequestAborted);
     }
 }

@@ -43,8 +43,9 @@ public static class WorkerMain
             Directory.SetCurrentDirectory(info.Chdir);
             app = Build(info);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
+            // Whatever stops a worker from booting must reach the master as exit code 3, never as a crash.
             ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: {e.Message}");
             return WorkerContract.WorkerBootError;
         }
@@ -73,7 +74,7 @@ public static class WorkerMain
         {
             await app.StartAsync();
         }
-        catch (Exception e) when (e is IOException or SocketException)
+        catch (Exception e)
         {
             ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: cannot listen on {info.SocketPath}: {e.Message}");
             return WorkerContract.WorkerBootError;
@@ -98,6 +99,13 @@ public static class WorkerMain
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null; // the front enforces client_max_body_size
+            // The front has checked every header; take its bytes as they are (obs-text is latin-1, as in WSGI).
+            kestrel.Limits.MaxRequestBufferSize = null;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024 * 1024;
+            kestrel.Limits.MaxRequestHeaderCount = 65536;
+            kestrel.Limits.MaxRequestLineSize = 64 * 1024;
+            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
             kestrel.ListenUnixSocket(info.SocketPath);
         });
         return builder.Build();

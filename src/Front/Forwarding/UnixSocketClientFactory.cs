@@ -19,6 +19,9 @@ public sealed class UnixSocketClientFactory : ForwarderHttpClientFactory
     protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
     {
         base.ConfigureHandler(context, handler);
+        // Header bytes pass through as they came (obs-text), both ways.
+        handler.RequestHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1;
+        handler.ResponseHeaderEncodingSelector = (_, _) => System.Text.Encoding.Latin1;
         handler.ConnectCallback = async (connection, cancellationToken) =>
         {
             if (!_sockets.TryGetValue(connection.DnsEndPoint.Host, out var path))

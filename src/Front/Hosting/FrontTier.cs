@@ -1,6 +1,7 @@
 using Gunicorn.Backend.Arbiter;
 using Gunicorn.Backend.Workers;
 using Gunicorn.Front.Forwarding;
+using Gunicorn.Front.Limits;
 using Gunicorn.Front.Listeners;
 using Gunicorn.Settings.Records;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -26,8 +27,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(config.Listeners.KeepAliveSeconds, 1));
+            KestrelLimits.Apply(kestrel, config.Limits, config.Listeners.KeepAliveSeconds);
             foreach (var bind in config.Listeners.Bind)
             {
                 ListenerBinder.Bind(kestrel, bind);
@@ -41,6 +41,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         builder.Services.AddReverseProxy().LoadFromMemory([WorkerRoutes.CatchAllRoute], [WorkerRoutes.Cluster([])]);
         _app = builder.Build();
         _routes = new WorkerRoutes(_app.Services.GetRequiredService<InMemoryConfigProvider>(), sockets, _inFlight);
+        _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
         _app.MapReverseProxy(pipeline =>
         {
             pipeline.UseLoadBalancing();

@@ -30,9 +30,11 @@ public static class ConfigBinder
                 s.Get(SslSettings.CertReqs),
                 s.Get(SslSettings.Ciphers))),
         new LimitsConfig(
-            s.Get(SecuritySettings.LimitRequestLine) is 0 ? 8190 : s.Get(SecuritySettings.LimitRequestLine),
-            s.Get(SecuritySettings.LimitRequestFields) is 0 ? 32768 : s.Get(SecuritySettings.LimitRequestFields),
-            s.Get(SecuritySettings.LimitRequestFieldSize),
+            // gunicorn's clamping: 0 or too large means the maximum.
+            s.Get(SecuritySettings.LimitRequestLine) is 0 or > 8190 ? 8190 : s.Get(SecuritySettings.LimitRequestLine),
+            s.Get(SecuritySettings.LimitRequestFields) is 0 or > 32768 ? 32768 : s.Get(SecuritySettings.LimitRequestFields),
+            s.Get(SecuritySettings.LimitRequestFieldSize) is 0 ? 8190 : s.Get(SecuritySettings.LimitRequestFieldSize),
+            s.Get(SecuritySettings.PermitUnconventionalHttpMethod),
             s.Get(FrontLimitSettings.ClientMaxBodySize),
             s.Get(FrontLimitSettings.ClientHeaderTimeout),
             s.Get(FrontLimitSettings.ClientBodyTimeout),

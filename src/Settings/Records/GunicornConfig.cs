@@ -34,6 +34,7 @@ public sealed record LimitsConfig(
     int RequestLine,
     int RequestFields,
     int RequestFieldSize,
+    bool PermitUnconventionalHttpMethod,
     long MaxBodySize,
     double HeaderTimeoutSeconds,
     double BodyTimeoutSeconds,

@@ -13,10 +13,11 @@ public static class SecuritySettings
         Meta = "INT",
         Type = Scalars.Int,
         Default = 4094,
-        Rules = [Rules.AtLeast(0), Rules.AtMost(8190, "gunicorn's maximum; 0 also means 8190.")],
+        Rules = [Rules.AtLeast(0)],
         Doc = """
             The maximum size of the HTTP request line in bytes (method, target and version). A longer line is
-            answered 414 by the front tier and never reaches a worker. 0 means the maximum, 8190.
+            answered 414 by the front tier and never reaches a worker. As in gunicorn, 0 or anything above 8190
+            means 8190.
             """,
     };
 
@@ -28,8 +29,8 @@ public static class SecuritySettings
         Meta = "INT",
         Type = Scalars.Int,
         Default = 100,
-        Rules = [Rules.AtLeast(0), Rules.AtMost(32768, "gunicorn's maximum; 0 also means 32768.")],
-        Doc = "The maximum number of header fields in a request; more are answered 431. 0 means the maximum, 32768.",
+        Rules = [Rules.AtLeast(0)],
+        Doc = "The maximum number of header fields in a request; more are answered 431. As in gunicorn, 0 or anything above 32768 means 32768.",
     };
 
     public static readonly Setting<int> LimitRequestFieldSize = new()
@@ -41,6 +42,31 @@ public static class SecuritySettings
         Type = Scalars.Int,
         Default = 8190,
         Rules = [Rules.AtLeast(0)],
-        Doc = "The maximum size of one header line (name, colon and value) in bytes; a larger one is answered 431. 0 means unlimited.",
+        Doc = "The maximum size of one header line (name, colon, space and value) in bytes; a larger one is answered 431. As in gunicorn, 0 means 8190.",
+    };
+
+    public static readonly Setting<bool> PermitUnconventionalHttpMethod = new()
+    {
+        Key = "permit_unconventional_http_method",
+        Section = Section.Security,
+        Cli = ["--permit-unconventional-http-method"],
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = """
+            Accept request methods gunicorn calls unconventional: lowercase letters, `#`, or shorter than 3 or longer
+            than 20 characters. Off: such requests are answered 400 and never reach a worker.
+            """,
+    };
+
+    public static readonly Setting<bool> PermitObsoleteFolding = new()
+    {
+        Key = "permit_obsolete_folding",
+        Section = Section.Security,
+        Cli = ["--permit-obsolete-folding"],
+        Type = Scalars.Bool,
+        Default = false,
+        Status = SettingStatus.Unsupported(
+            "the front tier's HTTP parser refuses obsolete line folding (RFC 9112 5.2) with 400; ask clients to send one header line."),
+        Doc = "Accept header values continued on the next line (obsolete line folding).",
     };
 }

@@ -1,0 +1,32 @@
+using System.Text;
+using Gunicorn.Settings.Records;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Gunicorn.Front.Limits;
+
+/// <summary>The request limits Kestrel enforces itself, before any middleware: 414, 431, 413 and 408.</summary>
+public static class KestrelLimits
+{
+    /// <summary>Kestrel accepts a bare LF as a line ending unless this switch is on; gunicorn refuses it (400).</summary>
+    public const string StrictLineEndingsSwitch = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
+
+    public static void Apply(KestrelServerOptions kestrel, LimitsConfig limits, int keepAliveSeconds)
+    {
+        AppContext.SetSwitch(StrictLineEndingsSwitch, true);
+        kestrel.AddServerHeader = false;
+        var k = kestrel.Limits;
+        // Kestrel's request-line limit counts the CRLF; gunicorn's does not.
+        k.MaxRequestLineSize = limits.RequestLine + 2;
+        k.MaxRequestHeaderCount = limits.RequestFields;
+        // Each line is checked by StrictRequestMiddleware; the total only has to let every allowed line through.
+        k.MaxRequestHeadersTotalSize = (int)Math.Min(int.MaxValue, (long)limits.RequestFields * (limits.RequestFieldSize + 2) + 2);
+        k.MaxRequestBodySize = limits.MaxBodySize == 0 ? null : limits.MaxBodySize;
+        k.RequestHeadersTimeout = TimeSpan.FromSeconds(limits.HeaderTimeoutSeconds);
+        k.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(keepAliveSeconds, 1));
+        // A client that sends no body byte for client_body_timeout is cut off (408). Slow uploads are otherwise fine.
+        k.MinRequestBodyDataRate = new MinDataRate(1, TimeSpan.FromSeconds(limits.BodyTimeoutSeconds));
+        // obs-text (bytes 0x80-0xFF) in header values passes through unchanged, as gunicorn passes it (latin-1).
+        kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
+        kestrel.ResponseHeaderEncodingSelector = _ => Encoding.Latin1;
+    }
+}

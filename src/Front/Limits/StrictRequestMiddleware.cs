@@ -1,0 +1,96 @@
+using Gunicorn.Settings.Records;
+using Microsoft.Extensions.Primitives;
+
+namespace Gunicorn.Front.Limits;
+
+/// <summary>
+/// gunicorn's request rules that Kestrel does not enforce: per-line header size (431), Content-Length digits only,
+/// Transfer-Encoding exactly chunked (501 otherwise), no CONNECT (405), conventional methods, control characters
+/// in values, and header names with '_' per header_map. A refused request never reaches a worker.
+/// </summary>
+public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig limits, string headerMap)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        var refusal = Check(context.Request);
+        if (refusal is null)
+        {
+            return next(context);
+        }
+        context.Response.StatusCode = refusal.Value.Status;
+        // A request we refuse may have left unread bytes in the connection; never reuse it (gunicorn closes too).
+        context.Response.Headers.Connection = "close";
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(refusal.Value.Reason + "\n");
+    }
+
+    private (int Status, string Reason)? Check(HttpRequest request)
+    {
+        if (HttpMethods.IsConnect(request.Method))
+        {
+            return (StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported");
+        }
+        if (!limits.PermitUnconventionalHttpMethod && !IsConventionalMethod(request.Method))
+        {
+            return (StatusCodes.Status400BadRequest, $"Invalid HTTP method: {request.Method}");
+        }
+        List<string>? underscored = null;
+        foreach (var (name, values) in request.Headers)
+        {
+            foreach (var value in values)
+            {
+                // The line as sent: name, ": ", value and CRLF (gunicorn counts the line ending too).
+                if (name.Length + 2 + (value?.Length ?? 0) + 2 > limits.RequestFieldSize)
+                {
+                    return (StatusCodes.Status431RequestHeaderFieldsTooLarge, $"Header {name} is larger than limit_request_field_size");
+                }
+                if (value is not null && value.Any(IsForbiddenControl))
+                {
+                    return (StatusCodes.Status400BadRequest, $"Invalid character in header {name}");
+                }
+            }
+            if (name.Contains('_'))
+            {
+                switch (headerMap)
+                {
+                    case "refuse":
+                        return (StatusCodes.Status400BadRequest, $"Invalid header name {name} (contains '_')");
+                    case "drop":
+                        (underscored ??= []).Add(name);
+                        break;
+                }
+            }
+        }
+        if (request.Headers.TryGetValue("Content-Length", out var length) && !IsPlainContentLength(length))
+        {
+            return (StatusCodes.Status400BadRequest, "Invalid Content-Length");
+        }
+        if (request.Headers.TryGetValue("Transfer-Encoding", out var coding))
+        {
+            if (!string.Equals(coding.ToString().Trim(), "chunked", StringComparison.OrdinalIgnoreCase))
+            {
+                return (StatusCodes.Status501NotImplemented, $"Unsupported transfer coding: {coding}");
+            }
+            // Kestrel keeps a Content-Length sent with Transfer-Encoding as X-Content-Length; gunicorn refuses both.
+            if (request.Headers.ContainsKey("Content-Length") || request.Headers.ContainsKey("X-Content-Length"))
+            {
+                return (StatusCodes.Status400BadRequest, "Content-Length with Transfer-Encoding");
+            }
+        }
+        foreach (var name in underscored ?? [])
+        {
+            // gunicorn's "drop": a header such as Content_Length could pass for Content-Length in the WSGI environ.
+            request.Headers.Remove(name);
+        }
+        return null;
+    }
+
+    /// <summary>gunicorn: no lowercase letters or '#', and 3 to 20 characters.</summary>
+    private static bool IsConventionalMethod(string method) =>
+        method.Length is >= 3 and <= 20 && !method.Any(c => c is >= 'a' and <= 'z' or '#');
+
+    private static bool IsForbiddenControl(char c) => c is < ' ' and not '\t' or '\x7f';
+
+    private static bool IsPlainContentLength(StringValues values) =>
+        values.Count == 1 && values[0] is { Length: > 0 } text && text.All(char.IsAsciiDigit);
+}
