@@ -6,9 +6,7 @@ using Gunicorn.Front.Listeners;
 using Gunicorn.Settings.Records;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
-using Yarp.ReverseProxy.LoadBalancing;
 
 namespace Gunicorn.Front.Hosting;
 
@@ -16,7 +14,8 @@ namespace Gunicorn.Front.Hosting;
 public sealed class FrontTier : IFront, IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly WorkerRoutes _routes;
+    private readonly WorkerSockets _sockets = new();
+    private readonly WorkerDispatcher _dispatcher;
     private readonly InFlightRequests _inFlight = new();
 
     public FrontTier(GunicornConfig config)
@@ -35,18 +34,12 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         });
         builder.WebHost.UseSockets(sockets => sockets.Backlog = config.Listeners.Backlog);
 
-        var sockets = new UnixSocketClientFactory();
-        builder.Services.AddSingleton<IForwarderHttpClientFactory>(sockets);
-        builder.Services.AddSingleton<ILoadBalancingPolicy, LeastBusyPolicy>();
-        builder.Services.AddReverseProxy().LoadFromMemory([WorkerRoutes.CatchAllRoute], [WorkerRoutes.Cluster([])]);
+        builder.Services.AddHttpForwarder();
         _app = builder.Build();
-        _routes = new WorkerRoutes(_app.Services.GetRequiredService<InMemoryConfigProvider>(), sockets, _inFlight);
+        _dispatcher = new WorkerDispatcher(config.Limits.RequestQueueSize);
         _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
-        _app.MapReverseProxy(pipeline =>
-        {
-            pipeline.UseLoadBalancing();
-            pipeline.Use((context, next) => InFlightMiddleware.InvokeAsync(context, next, _inFlight));
-        });
+        var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), _sockets, _dispatcher, _inFlight, config);
+        _app.Run(forwarding.InvokeAsync);
     }
 
     /// <summary>Opens the listeners; returns the addresses actually bound (port 0 becomes a real port).</summary>
@@ -56,7 +49,13 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         return _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
     }
 
-    public void Publish(IReadOnlyList<WorkerEndpoint> ready) => _routes.Publish(ready);
+    public void Publish(IReadOnlyList<WorkerEndpoint> ready)
+    {
+        // Sockets first: a worker must never be chosen before its name can be connected.
+        _sockets.SetPaths(ready.Select(w => KeyValuePair.Create(w.Key, w.SocketPath)));
+        _dispatcher.Publish(ready);
+        _inFlight.Prune(ready.Select(w => w.Key).ToHashSet());
+    }
 
     public int InFlight(string workerKey) => _inFlight.Count(workerKey);
 

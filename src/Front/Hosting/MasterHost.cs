@@ -40,6 +40,11 @@ public static class MasterHost
             ErrorLog.Error($"Connection in use or not permitted: {string.Join(", ", config.Listeners.Bind)}: {e.Message}. Stop the other server or change bind.");
             return StartupErrorExitCode;
         }
+        catch (Exception e)
+        {
+            ErrorLog.Error($"The front tier could not start: {e}");
+            return StartupErrorExitCode;
+        }
         foreach (var address in addresses)
         {
             ErrorLog.Info($"Listening at: {address} ({Environment.ProcessId})");

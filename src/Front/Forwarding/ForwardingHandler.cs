@@ -1,0 +1,116 @@
+using System.Net;
+using Gunicorn.Settings.Records;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Gunicorn.Front.Forwarding;
+
+/// <summary>
+/// The terminal step of the front: take a slot on a worker, forward with YARP's forwarder, and handle what can go wrong.
+/// A connect failure is retried on another worker for any method (nothing reached a worker); a request sent but
+/// unanswered is retried once only when it is a GET, HEAD or OPTIONS without body. No worker in time: 503 with
+/// Retry-After. A worker killed for exceeding timeout: 504.
+/// </summary>
+public sealed class ForwardingHandler(
+    IHttpForwarder forwarder,
+    WorkerSockets sockets,
+    WorkerDispatcher dispatcher,
+    InFlightRequests inFlight,
+    GunicornConfig config)
+{
+    private const int MaxConnectAttempts = 3;
+
+    private readonly TrustedPeers _trusted = new(config.Proxy.ForwardedAllowIps);
+    private readonly FrontTransformer _transformer = new(config.Proxy);
+    private readonly ForwarderRequestConfig _requestConfig = new()
+    {
+        Version = HttpVersion.Version11,
+        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        // The arbiter's timeout decides when a worker is stuck; this only bounds a silent upstream.
+        ActivityTimeout = TimeSpan.FromSeconds(Math.Max(60, 2 * config.Pool.TimeoutSeconds)),
+    };
+
+    /// <summary>How long a request may wait for a free worker (and for the first workers at startup).</summary>
+    private readonly TimeSpan _queueWait = TimeSpan.FromSeconds(config.Pool.TimeoutSeconds > 0 ? config.Pool.TimeoutSeconds : 30);
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (ClientIdentity.Resolve(context, _trusted, config.Proxy) is not { } identity)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("Contradictory scheme headers\n");
+            return;
+        }
+        context.Features.Set(identity);
+
+        WorkerDispatcher.Slot? previous = null;
+        for (var attempt = 1; ; attempt++)
+        {
+            var slot = await dispatcher.AcquireAsync(_queueWait, context.RequestAborted, avoid: previous);
+            if (slot is null)
+            {
+                await ServiceUnavailableAsync(context);
+                return;
+            }
+            var entry = inFlight.Add(slot.Key, context.Request.Method, context.Request.Path.Value ?? "/");
+            ForwarderError error;
+            try
+            {
+                error = await forwarder.SendAsync(context, $"http://{slot.Key}/", sockets.Client, _requestConfig, _transformer);
+            }
+            finally
+            {
+                inFlight.Remove(slot.Key, entry);
+                dispatcher.Release(slot);
+            }
+            if (error == ForwarderError.None || context.Response.HasStarted)
+            {
+                return;
+            }
+            if (entry.TimedOut)
+            {
+                context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+                return;
+            }
+            if (!ShouldRetry(context, attempt))
+            {
+                return;
+            }
+            // Undo what the forwarder recorded for the failed attempt.
+            context.Features.Set<IForwarderErrorFeature>(null);
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            previous = slot;
+        }
+    }
+
+    private static bool ShouldRetry(HttpContext context, int attempt)
+    {
+        var failure = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        if (IsConnectFailure(failure))
+        {
+            return attempt < MaxConnectAttempts;
+        }
+        var request = context.Request;
+        var safeToRepeat = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method);
+        var bodiless = request.ContentLength is null or 0 && !request.Headers.ContainsKey("Transfer-Encoding");
+        return attempt == 1 && safeToRepeat && bodiless;
+    }
+
+    private static bool IsConnectFailure(Exception? failure)
+    {
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            if (e is WorkerGoneException || e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Task ServiceUnavailableAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "1";
+        return context.Response.WriteAsync("No worker is free to take this request. Try again shortly.\n");
+    }
+}

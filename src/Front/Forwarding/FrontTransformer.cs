@@ -1,0 +1,58 @@
+using Gunicorn.Settings.Records;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Gunicorn.Front.Forwarding;
+
+/// <summary>
+/// Header rules on the way to a worker and back, as nginx's proxy_set_header lines did: the client's Host is kept,
+/// X-Forwarded-For/-Proto/-Host are the front's own (client-sent ones survive only from trusted peers), and the
+/// worker's Server header does not leak.
+/// </summary>
+public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
+{
+    private static readonly string[] ForwardingHeaders =
+        ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded", "X-Real-IP"];
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest,
+        string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        var identity = httpContext.Features.Get<ClientIdentity>()!;
+        var headers = proxyRequest.Headers;
+        var request = httpContext.Request;
+        var clientFor = identity.Trusted ? request.Headers["X-Forwarded-For"].ToString() : "";
+        var clientHost = identity.Trusted ? request.Headers["X-Forwarded-Host"].ToString() : "";
+        if (!identity.Trusted)
+        {
+            foreach (var name in ForwardingHeaders.Concat(proxy.SecureSchemeHeaders.Keys))
+            {
+                headers.Remove(name);
+            }
+        }
+        headers.Remove("X-Forwarded-For");
+        headers.Remove("X-Forwarded-Proto");
+        headers.Remove("X-Forwarded-Host");
+        if (identity.PeerAddress is { } peer)
+        {
+            headers.TryAddWithoutValidation("X-Forwarded-For", clientFor.Length > 0 ? $"{clientFor}, {peer}" : peer);
+        }
+        headers.TryAddWithoutValidation("X-Forwarded-Proto", identity.Scheme);
+        var host = request.Host.HasValue ? request.Host.Value! : LocalAuthority(httpContext);
+        headers.TryAddWithoutValidation("X-Forwarded-Host", clientHost.Length > 0 ? clientHost : host);
+        // An HTTP/1.0 request may come without Host; the worker then sees the address the client connected to.
+        headers.Host = host;
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse,
+        CancellationToken cancellationToken)
+    {
+        var result = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        httpContext.Response.Headers.Remove("Server");
+        return result;
+    }
+
+    private static string LocalAuthority(HttpContext context) =>
+        context.Connection.LocalIpAddress is { } local
+            ? (local.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{local}]" : local.ToString()) + $":{context.Connection.LocalPort}"
+            : "localhost";
+}
