@@ -1,0 +1,80 @@
+using System.Text;
+using Gunicorn.Tests.Conformance;
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Front;
+
+/// <summary>One raw-socket test per strictness rule and limit, with the exact status; none may reach the app.</summary>
+public class StrictHttpTests(StrictHttpTests.Server fixture) : IClassFixture<StrictHttpTests.Server>
+{
+    public sealed class Server : IAsyncLifetime
+    {
+        public GunicornServer Instance { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            var dir = Directory.CreateTempSubdirectory("gunicorn-net-strict-").FullName;
+            File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), """
+                limit_request_line: 100
+                limit_request_fields: 5
+                limit_request_field_size: 200
+                client_max_body_size: 1k
+                header_map: refuse
+                """);
+            Instance = await GunicornServer.StartAsync(["-w", "1", "@echo"], dir);
+        }
+
+        public async Task DisposeAsync() => await Instance.DisposeAsync();
+    }
+
+    public static TheoryData<string, string, int> Rules => new()
+    {
+        { "request line over limit_request_line", $"GET /{new string('a', 120)} HTTP/1.1\r\nHost: x\r\n\r\n", 414 },
+        { "more headers than limit_request_fields", "GET / HTTP/1.1\r\nHost: x\r\n" + string.Concat(Enumerable.Range(0, 6).Select(i => $"X-{i}: v\r\n")) + "\r\n", 431 },
+        { "one header line over limit_request_field_size", $"GET / HTTP/1.1\r\nHost: x\r\nX-Big: {new string('b', 200)}\r\n\r\n", 431 },
+        { "body over client_max_body_size", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + new string('c', 2000), 413 },
+        { "CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405 },
+        { "Transfer-Encoding other than chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501 },
+        { "Content-Length listed twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400 },
+        { "Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400 },
+        { "bare LF line ending", "GET / HTTP/1.1\nHost: x\n\n", 400 },
+        { "underscore in a header name with header_map refuse", "GET / HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: 1.2.3.4\r\n\r\n", 400 },
+        { "DEL in a header value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u007fb\r\n\r\n", 400 },
+        { "lowercase method", "get / HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
+        { "missing Host in HTTP/1.1", "GET / HTTP/1.1\r\n\r\n", 400 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public async Task Refused_WithExactStatus_BeforeTheApp(string rule, string request, int status)
+    {
+        var (responses, closed) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress, Encoding.Latin1.GetBytes(request), 1, TimeSpan.FromSeconds(10));
+        Assert.True(responses.Count == 1, $"{rule}: no response (closed: {closed})");
+        Assert.Equal(status, responses[0].Status);
+        Assert.DoesNotContain("\"pid\":", responses[0].BodyText);
+    }
+
+    [Theory]
+    [InlineData("+3")]
+    [InlineData("03")]
+    public async Task SignedOrPaddedContentLength_ReachesTheWorkerAsPlainDigits(string length)
+    {
+        // Kestrel parses the value before any middleware sees it; the front then re-frames the body with the
+        // parsed length, so the worker can never read a different body length than the front did.
+        var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress,
+            Encoding.Latin1.GetBytes($"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\nabc"), 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(200, responses.Single().Status);
+        Assert.Contains("[\"Content-Length\",\"3\"]", responses[0].BodyText);
+        Assert.Contains("\"body\":\"YWJj\"", responses[0].BodyText);
+    }
+
+    [Fact]
+    public async Task ValidRequest_OnTheSameServer_Passes()
+    {
+        var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress,
+            Encoding.Latin1.GetBytes("POST /ok?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"), 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(200, responses.Single().Status);
+        Assert.Contains("\"rawTarget\":\"/ok?x=1\"", responses[0].BodyText);
+        Assert.DoesNotContain(responses[0].Headers, h => h.Key.Equals("Server", StringComparison.OrdinalIgnoreCase));
+    }
+}
