@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 need=()
-for pkg in python3 libpython3.11 python3-flask python3-django; do
+# gunicorn is the reference the access-log test compares against.
+for pkg in python3 libpython3.11 python3-flask python3-django gunicorn; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,5 +1,6 @@
 using Gunicorn.Backend.Arbiter;
 using Gunicorn.Backend.Workers;
+using Gunicorn.Front.AccessLog;
 using Gunicorn.Front.Forwarding;
 using Gunicorn.Front.Limits;
 using Gunicorn.Front.Listeners;
@@ -15,6 +16,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly WorkerSockets _sockets = new();
+    private readonly AccessLogWriter? _accessLog;
     private readonly WorkerDispatcher _dispatcher;
     private readonly InFlightRequests _inFlight = new();
 
@@ -37,6 +39,11 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         builder.Services.AddHttpForwarder();
         _app = builder.Build();
         _dispatcher = new WorkerDispatcher(config.Limits.RequestQueueSize);
+        if (config.Logging.AccessLog is { } accessLog)
+        {
+            _accessLog = new AccessLogWriter(accessLog);
+            _app.UseMiddleware<AccessLogMiddleware>(new AccessLogFormatter(config.Logging.AccessLogFormat), _accessLog);
+        }
         _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
         var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), _sockets, _dispatcher, _inFlight, config);
         _app.Run(forwarding.InvokeAsync);
@@ -69,5 +76,15 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         await _app.StopAsync(deadline.Token);
     }
 
-    public ValueTask DisposeAsync() => _app.DisposeAsync();
+    /// <summary>USR1: the access log file is reopened (the error log is reopened by the arbiter).</summary>
+    public void ReopenLogs() => _accessLog?.Reopen();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        if (_accessLog is not null)
+        {
+            await _accessLog.DisposeAsync();
+        }
+    }
 }

@@ -53,7 +53,7 @@ public static class MasterHost
 
         using var runtime = RuntimeDirectory.Create(config.Pool.WorkerTmpDir, WorkerIdentities.From(config.Pool));
         using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
-        var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path);
+        var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs };
         ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName}]");
         var exitCode = await arbiter.RunAsync();
         await front.StopAsync(TimeSpan.Zero);

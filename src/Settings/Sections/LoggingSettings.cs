@@ -25,7 +25,7 @@ public static class LoggingSettings
         Section = Section.Logging,
         Cli = ["--access-logformat"],
         Meta = "STRING",
-        Type = Scalars.Text,
+        Type = Types.AccessLogFormat.Type,
         Default = DefaultAccessLogFormat,
         Doc = """
             The access log format, with gunicorn's atoms: h l u t r m U q H s B b f a T D M L p, {header}i,
