@@ -20,6 +20,9 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     private readonly WorkerDispatcher _dispatcher;
     private readonly InFlightRequests _inFlight = new();
 
+    /// <summary>Sockets passed by systemd; when there are any, they replace <c>bind</c>.</summary>
+    public IReadOnlyList<int> SocketActivated { get; } = SystemdActivation.TakeInheritedSockets();
+
     public FrontTier(GunicornConfig config)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -29,6 +32,14 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             KestrelLimits.Apply(kestrel, config.Limits, config.Listeners.KeepAliveSeconds);
+            if (SocketActivated.Count > 0)
+            {
+                foreach (var fd in SocketActivated)
+                {
+                    kestrel.ListenHandle((ulong)fd);
+                }
+                return;
+            }
             foreach (var bind in config.Listeners.Bind)
             {
                 ListenerBinder.Bind(kestrel, bind);

@@ -45,6 +45,10 @@ public static class MasterHost
             ErrorLog.Error($"The front tier could not start: {e}");
             return StartupErrorExitCode;
         }
+        if (front.SocketActivated.Count > 0)
+        {
+            ErrorLog.Info($"Using {front.SocketActivated.Count} socket(s) from systemd (LISTEN_FDS); bind is ignored");
+        }
         foreach (var address in addresses)
         {
             ErrorLog.Info($"Listening at: {address} ({Environment.ProcessId})");

@@ -26,16 +26,21 @@ public sealed partial class GunicornServer : IAsyncDisposable
         WorkingDirectory = workingDirectory;
     }
 
+    /// <param name="launcher">A program that execs gunicorn-net itself (e.g. systemd-socket-activate and its options).</param>
     public static async Task<GunicornServer> StartAsync(IEnumerable<string> args, string? workingDirectory = null,
-        IReadOnlyDictionary<string, string>? environment = null, bool waitForReady = true)
+        IReadOnlyDictionary<string, string>? environment = null, bool waitForReady = true, IReadOnlyList<string>? launcher = null)
     {
         var argList = args.ToList();
-        if (!argList.Contains("-b") && !argList.Contains("--bind"))
+        if (!argList.Contains("-b") && !argList.Contains("--bind") && launcher is null)
         {
             argList.InsertRange(0, ["-b", "127.0.0.1:0"]);
         }
+        if (launcher is not null)
+        {
+            argList = [.. launcher.Skip(1), Binary.Path, .. argList];
+        }
         workingDirectory ??= Directory.CreateTempSubdirectory("gunicorn-net-it-").FullName;
-        var start = new ProcessStartInfo(Binary.Path)
+        var start = new ProcessStartInfo(launcher?[0] ?? Binary.Path)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

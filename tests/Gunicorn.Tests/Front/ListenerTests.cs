@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Front;
+
+/// <summary>bind forms and systemd socket activation.</summary>
+public class ListenerTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [SkippableFact]
+    public async Task SystemdSocketActivation_ServesOnTheInheritedSocket_AndIgnoresBind()
+    {
+        const string Activate = "/usr/bin/systemd-socket-activate";
+        Skip.IfNot(File.Exists(Activate), "systemd-socket-activate is not installed.");
+        var port = FreePort();
+        await using var server = await GunicornServer.StartAsync(["-b", "127.0.0.1:1", "@echo"], waitForReady: false,
+            launcher: [Activate, "-l", $"127.0.0.1:{port}"]);
+        await server.WaitForLogAsync($@"Listening on 127\.0\.0\.1:{port} as 3", Deadline);
+        // systemd-socket-activate starts the service on the first connection, which then waits in the backlog.
+        using var client = new HttpClient { Timeout = Deadline };
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"http://127.0.0.1:{port}/pid")).StatusCode);
+        await server.WaitForLogAsync(@"Using 1 socket\(s\) from systemd \(LISTEN_FDS\); bind is ignored", Deadline);
+        await server.WaitForLogAsync($@"Listening at: http://127\.0\.0\.1:{port} ", Deadline);
+        Assert.Equal("", await client.GetStringAsync($"http://127.0.0.1:{port}/env?name=LISTEN_FDS"));
+    }
+
+    [Fact]
+    public async Task UnixSocketAndIpv6Binds_BothServe()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-bind-").FullName;
+        var socket = Path.Combine(dir, "front.sock");
+        await using var server = await GunicornServer.StartAsync(["-b", $"unix:{socket}", "-b", "127.0.0.1:0", "-b", "[::1]:0", "@echo"]);
+        await server.WaitForLogAsync(@"Listening at: http://\[::1\]:\d+", Deadline);
+        var ipv6 = System.Text.RegularExpressions.Regex.Match(server.Log, @"Listening at: (http://\[::1\]:\d+)").Groups[1].Value;
+        using var client = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{ipv6}/pid")).StatusCode);
+
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, token) =>
+            {
+                var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                await unix.ConnectAsync(new UnixDomainSocketEndPoint(socket), token);
+                return new NetworkStream(unix, ownsSocket: true);
+            },
+        };
+        using var unixClient = new HttpClient(handler);
+        Assert.Equal(HttpStatusCode.OK, (await unixClient.GetAsync("http://front/pid")).StatusCode);
+    }
+
+    /// <summary>systemd-socket-activate needs a fixed port: ask the kernel for a free one.</summary>
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
