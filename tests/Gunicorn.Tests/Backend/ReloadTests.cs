@@ -1,0 +1,97 @@
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Backend;
+
+/// <summary>HUP: a complete new generation, switched to only when ready; a bad config or app leaves the old one serving.</summary>
+public class ReloadTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Hup_ToADifferentApp_SwitchesEveryResponse_WithoutAFailedRequest()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload-").FullName;
+        var config = Path.Combine(dir, "gunicorn.yaml");
+        File.WriteAllText(config, "workers: 2\nwsgi_app: \"@hello\"\n");
+        await using var server = await GunicornServer.StartAsync([], dir);
+        Assert.StartsWith("Hello from gunicorn-net", await server.Client.GetStringAsync("/pid"));
+        var (failures, load) = StartLoad(server);
+        File.WriteAllText(config, "workers: 2\nwsgi_app: \"@echo\"\n");
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync(@"Reload complete: generation 2 serving", Deadline);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
+        }
+        await load.StopAsync();
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task Hup_WithAnInvalidConfig_LogsEveryErrorWithItsPosition_AndKeepsServing()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload-").FullName;
+        var config = Path.Combine(dir, "gunicorn.yaml");
+        File.WriteAllText(config, "workers: 1\nwsgi_app: \"@echo\"\n");
+        await using var server = await GunicornServer.StartAsync([], dir);
+        var before = server.WorkerPids();
+        var (failures, load) = StartLoad(server);
+        File.WriteAllText(config, "workers: 0\nwsgi_app: \"@echo\"\ntimeuot: 5\n");
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync(@"Reload: gunicorn\.yaml:1:10: workers: must be at least 1, got 0\.", Deadline);
+        await server.WaitForLogAsync(@"Reload: gunicorn\.yaml:3:1: unknown setting ""timeuot""\. Did you mean ""timeout""\?", Deadline);
+        await server.WaitForLogAsync(@"Reload failed: the configuration is invalid", Deadline);
+        await load.StopAsync();
+        Assert.Empty(failures);
+        Assert.Equal(before, server.WorkerPids());
+    }
+
+    [Fact]
+    public async Task Hup_ToAnAppThatCannotLoad_TearsDownTheNewGeneration_AndTheOldKeepsServing()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload-").FullName;
+        var config = Path.Combine(dir, "gunicorn.yaml");
+        File.WriteAllText(config, "workers: 2\nwsgi_app: \"@echo\"\n");
+        await using var server = await GunicornServer.StartAsync([], dir);
+        var before = server.WorkerPids().Order().ToList();
+        var (failures, load) = StartLoad(server);
+        File.WriteAllText(config, "workers: 2\nwsgi_app: \"@missing\"\n");
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync(@"Reload failed: App failed to load\..*generation 1 keeps serving", Deadline);
+        Assert.True((await server.Client.GetAsync("/pid")).IsSuccessStatusCode);
+        await load.StopAsync();
+        Assert.Empty(failures);
+        Assert.False(server.HasExited);
+        await Eventually.True(() => server.WorkerPids().Order().SequenceEqual(before), Deadline, "only the old workers");
+    }
+
+    private sealed class Load(CancellationTokenSource stop, Task running)
+    {
+        public async Task StopAsync()
+        {
+            stop.Cancel();
+            await running;
+        }
+    }
+
+    private static (List<string> Failures, Load Load) StartLoad(GunicornServer server)
+    {
+        var failures = new List<string>();
+        var stop = new CancellationTokenSource();
+        var running = Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var response = await server.Client.GetAsync("/pid");
+                if (!response.IsSuccessStatusCode)
+                {
+                    lock (failures)
+                    {
+                        failures.Add($"{(int)response.StatusCode}");
+                    }
+                }
+            }
+        })));
+        return (failures, new Load(stop, running));
+    }
+}
