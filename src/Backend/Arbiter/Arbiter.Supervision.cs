@@ -123,6 +123,8 @@ public sealed partial class Arbiter
             Path.Combine(_runtimeDirectory, $"g{generation}-w{age}.sock"),
             _config.App.Target ?? Gunicorn.Backend.Workers.BuiltinApps.Hello,
             _config.App.Chdir,
+            _config.App.Python,
+            _config.App.PythonPath,
             pool.WorkerClass,
             pool.ConcurrencyPerWorker,
             pool.TimeoutSeconds,

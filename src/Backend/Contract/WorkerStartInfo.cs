@@ -14,6 +14,8 @@ public sealed record WorkerStartInfo(
     string SocketPath,
     string App,
     string Chdir,
+    string Python,
+    IReadOnlyList<string> PythonPath,
     string WorkerClass,
     int Concurrency,
     int TimeoutSeconds,

@@ -49,12 +49,6 @@ public static class WorkerMain
             ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: {e.Message}");
             return WorkerContract.WorkerBootError;
         }
-        if (!BuiltinApps.TryMap(app, info.App))
-        {
-            ErrorLog.Error($"App failed to load: no app named \"{info.App}\" in this build. Built-in apps: {BuiltinApps.Hello}, {BuiltinApps.Echo}.");
-            return WorkerContract.AppLoadError;
-        }
-
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         using var pipe = pipeHandle is null ? null : new MasterPipe(pipeHandle, info.MaxRequests, lifetime.StopApplication);
         app.Use(async (context, next) =>
@@ -68,6 +62,10 @@ public static class WorkerMain
                 pipe?.CountRequest();
             }
         });
+        if (await AppLoader.MapAsync(app, info) is { } loadFailure)
+        {
+            return loadFailure;
+        }
         var hooks = new WorkerHookRunner(info);
         using var signals = new WorkerSignals(lifetime, hooks);
         try

@@ -1,4 +1,5 @@
 using Gunicorn.Settings.Records;
+using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Gunicorn.Front.Forwarding;
@@ -17,6 +18,12 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
         string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        // Forward the target as the client wrote it: re-encoding the decoded path would turn %2F into %252F.
+        if (httpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is ['/', ..] raw
+            && Uri.TryCreate(destinationPrefix.TrimEnd('/') + raw, UriKind.Absolute, out var verbatim))
+        {
+            proxyRequest.RequestUri = verbatim;
+        }
         var identity = httpContext.Features.Get<ClientIdentity>()!;
         var headers = proxyRequest.Headers;
         var request = httpContext.Request;

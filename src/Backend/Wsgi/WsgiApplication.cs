@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Python.Runtime;
+
+namespace Gunicorn.Backend.Wsgi;
+
+/// <summary>
+/// A Python WSGI app (<c>module:callable</c>) served from a worker: the request body is read by Kestrel first, then
+/// the app runs on a Python thread (wsgi_runner.py does the PEP 3333 part) and the response is written back.
+/// </summary>
+public sealed class WsgiApplication : IDisposable
+{
+    private readonly PythonThreads _python;
+    private readonly PyObject _app;
+    private readonly PyObject _handle;
+    private readonly PyObject _copyInto;
+    private readonly PyObject _multithread;
+
+    private WsgiApplication(PythonThreads python, PyObject app, PyObject handle, PyObject copyInto, bool multithread)
+    {
+        _python = python;
+        _app = app;
+        _handle = handle;
+        _copyInto = copyInto;
+        _multithread = multithread.ToPython();
+    }
+
+    /// <summary>Imports the app; a failure is a <see cref="PythonException"/> carrying the traceback.</summary>
+    public static async Task<WsgiApplication> LoadAsync(PythonThreads python, string target, IEnumerable<string> searchPath, bool multithread)
+    {
+        var runnerSource = ReadRunner();
+        return await python.RunAsync(() =>
+        {
+            using var sys = Py.Import("sys");
+            using var path = sys.GetAttr("path");
+            foreach (var directory in searchPath.Reverse())
+            {
+                using var entry = new PyString(directory);
+                path.InvokeMethod("insert", new PyInt(0), entry).Dispose();
+            }
+            var runner = PyModule.FromString("gunicorn_net_wsgi_runner", runnerSource);
+            using var load = runner.GetAttr("load");
+            var app = load.Invoke(new PyString(target));
+            return new WsgiApplication(python, app, runner.GetAttr("handle"), runner.GetAttr("copy_into"), multithread);
+        });
+    }
+
+    public async Task ServeAsync(HttpContext context)
+    {
+        var body = await ReadBodyAsync(context.Request, context.RequestAborted);
+        var packed = WsgiEnviron.Pack(context, body.Length);
+        var (head, payload) = await _python.RunAsync(() => Call(packed, body));
+        WriteHead(context, head, payload.Length);
+        if (!HttpMethods.IsHead(context.Request.Method) && payload.Length > 0)
+        {
+            await context.Response.Body.WriteAsync(payload, context.RequestAborted);
+        }
+    }
+
+    /// <summary>On the Python thread, with the GIL.</summary>
+    private (string Head, byte[] Payload) Call(string packed, byte[] body)
+    {
+        var pin = GCHandle.Alloc(body, GCHandleType.Pinned);
+        try
+        {
+            using var environ = new PyString(packed);
+            using var address = new PyInt(pin.AddrOfPinnedObject().ToInt64());
+            using var length = new PyInt(body.Length);
+            using var result = _handle.Invoke(_app, environ, address, length, _multithread);
+            using var headObject = result[0];
+            using var bytesObject = result[1];
+            var payload = new byte[bytesObject.Length()];
+            if (payload.Length > 0)
+            {
+                // One memcpy into a pinned .NET array: converting a large bytes object element by element is slow.
+                var target = GCHandle.Alloc(payload, GCHandleType.Pinned);
+                try
+                {
+                    using var targetAddress = new PyInt(target.AddrOfPinnedObject().ToInt64());
+                    _copyInto.Invoke(targetAddress, bytesObject).Dispose();
+                }
+                finally
+                {
+                    target.Free();
+                }
+            }
+            return (headObject.As<string>(), payload);
+        }
+        finally
+        {
+            pin.Free();
+        }
+    }
+
+    private static void WriteHead(HttpContext context, string head, int length)
+    {
+        var parts = head.Split('\0');
+        var status = parts[0];
+        var response = context.Response;
+        response.StatusCode = int.Parse(status.AsSpan(0, 3));
+        context.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = status.Length > 4 ? status[4..] : null;
+        for (var i = 1; i + 1 < parts.Length; i += 2)
+        {
+            var name = parts[i];
+            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                continue; // framing is ours: the whole body is known
+            }
+            response.Headers.Append(name, parts[i + 1]);
+        }
+        response.ContentLength = length;
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken aborted)
+    {
+        if (request.ContentLength == 0)
+        {
+            return [];
+        }
+        using var buffer = request.ContentLength is { } known ? new MemoryStream((int)known) : new MemoryStream();
+        await request.Body.CopyToAsync(buffer, aborted);
+        return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
+    }
+
+    private static string ReadRunner()
+    {
+        using var stream = typeof(WsgiApplication).Assembly.GetManifestResourceStream("wsgi_runner.py")!;
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+
+    public void Dispose() => _python.Dispose();
+}
