@@ -11,7 +11,10 @@ public sealed class PidFile : IDisposable
 
     public static PidFile Create(string path)
     {
-        File.WriteAllText(path, $"{Environment.ProcessId}\n");
+        // Written aside and renamed into place, so a reader never sees an empty or partial file (gunicorn does too).
+        var temporary = $"{path}.{Environment.ProcessId}.tmp";
+        File.WriteAllText(temporary, $"{Environment.ProcessId}\n");
+        File.Move(temporary, path, overwrite: true);
         return new PidFile(path);
     }
 

@@ -15,7 +15,9 @@ public class ProcessSettingsTests
         var log = Path.Combine(dir, "error.log");
         var launcher = await Binary.RunAsync(["-D", "-p", pidFile, "--error-logfile", log, "-b", "127.0.0.1:0", "@echo"], dir);
         Assert.Equal(0, launcher.ExitCode);
-        var pid = int.Parse(await Eventually.Get(() => Task.FromResult(File.Exists(pidFile) ? File.ReadAllText(pidFile).Trim() : null), Deadline, "the pidfile"));
+        var pid = int.Parse(await Eventually.Get(
+            () => Task.FromResult(File.Exists(pidFile) && File.ReadAllText(pidFile).Trim() is { Length: > 0 } text ? text : null),
+            Deadline, "the pidfile"));
         try
         {
             Assert.Contains($"daemonized as pid {pid}", launcher.Stderr);
