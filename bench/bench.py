@@ -116,8 +116,11 @@ class Setup:
 class Ours(Setup):
     def __init__(self, app, workers):
         super().__init__("gunicorn-net")
+        # An empty config file: no access log, like the reference setup (nginx access_log off, gunicorn none).
+        config = os.path.join(self.tmp, "gunicorn.yaml")
+        open(config, "w").close()
         self.processes.append(subprocess.Popen(
-            [BINARY, "-w", str(workers), "-b", "127.0.0.1:%d" % self.port, "--python", "/usr/bin/python3",
+            [BINARY, "-c", config, "-w", str(workers), "-b", "127.0.0.1:%d" % self.port, "--python", "/usr/bin/python3",
              "--chdir", APPS, "--log-level", "warning", app],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "error.log"), "w"), cwd=self.tmp))
 

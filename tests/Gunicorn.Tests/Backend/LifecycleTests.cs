@@ -55,19 +55,15 @@ public class LifecycleTests
     [Fact]
     public async Task Hooks_RunInGunicornsOrder()
     {
-        var dir = Directory.CreateTempSubdirectory("gunicorn-net-hooks-").FullName;
-        var record = Path.Combine(dir, "hooks.log");
-        var script = Path.Combine(dir, "hook.sh");
-        File.WriteAllText(script, $"#!/bin/sh\necho \"$GUNICORN_HOOK $GUNICORN_NEW_VALUE\" >> {record}\n");
-        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
-        var hooks = new[] { "on_starting", "when_ready", "pre_fork", "post_fork", "child_exit", "nworkers_changed", "on_exit", "on_reload" };
-        File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), string.Join("\n", hooks.Select(h => $"{h}: ./hook.sh")) + "\n");
-        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"], dir);
+        var recorder = new HookRecorder(
+            ["on_starting", "when_ready", "pre_fork", "post_fork", "child_exit", "nworkers_changed", "on_exit", "on_reload"],
+            "GUNICORN_NEW_VALUE");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"], recorder.Directory);
         server.Signal(Signals.TTIN);
         await Eventually.True(() => server.WorkerPids().Count == 2, Deadline, "a second worker");
         server.Signal(Signals.TERM);
         Assert.Equal(0, await server.WaitForExitAsync(Deadline));
-        var lines = File.ReadAllLines(record).Select(l => l.Trim()).ToList();
+        var lines = recorder.Lines;
         Assert.Equal(
             ["on_starting", "pre_fork", "post_fork", "when_ready", "nworkers_changed 2", "pre_fork", "post_fork", "on_exit"],
             lines.Where(l => !l.StartsWith("child_exit")).ToList());

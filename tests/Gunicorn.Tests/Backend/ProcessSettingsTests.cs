@@ -73,19 +73,12 @@ public class ProcessSettingsTests
     [Fact]
     public async Task WorkerHooks_RunInTheWorker_OnInitAbortAndExit()
     {
-        var dir = Directory.CreateTempSubdirectory("gunicorn-net-whooks-").FullName;
-        var record = Path.Combine(dir, "hooks.log");
-        var script = Path.Combine(dir, "hook.sh");
-        File.WriteAllText(script, $"#!/bin/sh\necho \"$GUNICORN_HOOK $GUNICORN_WORKER_PID\" >> {record}\n");
-        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
-        File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"),
-            "post_worker_init: ./hook.sh\nworker_abort: ./hook.sh\nworker_exit: ./hook.sh\nworker_int: ./hook.sh\n");
-        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"], dir);
+        var recorder = new HookRecorder(["post_worker_init", "worker_abort", "worker_exit", "worker_int"], "GUNICORN_WORKER_PID");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"], recorder.Directory);
         var worker = server.WorkerPids().Single();
-        await Eventually.True(() => File.Exists(record) && File.ReadAllText(record).Contains($"post_worker_init {worker}"), Deadline, "post_worker_init");
+        await Eventually.True(() => recorder.Text.Contains($"post_worker_init {worker}"), Deadline, "post_worker_init");
         Signals.Send(worker, 6); // what the master sends on timeout
-        await Eventually.True(() => File.ReadAllText(record).Contains($"worker_exit {worker}"), Deadline, "worker_exit");
-        var lines = File.ReadAllLines(record);
-        Assert.Equal([$"post_worker_init {worker}", $"worker_abort {worker}", $"worker_exit {worker}"], lines);
+        await Eventually.True(() => recorder.Text.Contains($"worker_exit {worker}"), Deadline, "worker_exit");
+        Assert.Equal([$"post_worker_init {worker}", $"worker_abort {worker}", $"worker_exit {worker}"], recorder.Lines);
     }
 }

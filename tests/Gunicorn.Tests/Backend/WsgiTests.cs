@@ -106,7 +106,8 @@ public class WsgiTests
     public async Task FlaskApp_ServesPagesAndForms()
     {
         Skip.IfNot(Directory.Exists("/usr/lib/python3/dist-packages/flask"), "Debian's python3-flask is not installed.");
-        await using var server = await StartAsync("flask_app:app");
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", DebianPython, "--chdir", RepoPaths.Combine("samples", "flask"), "app:app"]);
         Assert.Contains("Flask on gunicorn-net", await server.Client.GetStringAsync("/"));
         var posted = await server.Client.PostAsync("/form", new FormUrlEncodedContent([KeyValuePair.Create("name", "Ann")]));
         Assert.Equal("Hello, Ann!", await posted.Content.ReadAsStringAsync());

@@ -19,6 +19,19 @@ public partial class AccessLogTests
         File.WriteAllText(Path.Combine(dir, "app.py"),
             "def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'']\n");
         using var reference = StartGunicorn(dir, out var referenceLog);
+        try
+        {
+            await CompareAsync(reference, referenceLog);
+        }
+        finally
+        {
+            // gunicorn's master and its worker: the whole tree this test started.
+            reference.Kill(entireProcessTree: true);
+        }
+    }
+
+    private static async Task CompareAsync(Process reference, System.Text.StringBuilder referenceLog)
+    {
         var referenceBase = await Eventually.Get(() => Task.FromResult(ListeningAt().Match(referenceLog.ToString()) is { Success: true } m ? m.Groups[1].Value : null), Deadline, "gunicorn to listen");
         await using var ours = await GunicornServer.StartAsync(["--access-logfile", "-", "@echo"]);
 
@@ -34,7 +47,7 @@ public partial class AccessLogTests
         var actual = await Eventually.Get(() => Task.FromResult(AccessLines(ours.Log) is { Count: 2 } l ? l : null), Deadline, "our access lines");
         Assert.Equal(expected.Select(WithoutTime), actual.Select(WithoutTime));
         Assert.All(actual, line => Assert.Matches(@"\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]", line));
-        reference.Kill();
+        Assert.False(reference.HasExited);
     }
 
     [Fact]
