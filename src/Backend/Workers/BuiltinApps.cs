@@ -23,7 +23,8 @@ public static class BuiltinApps
         switch (name)
         {
             case Hello:
-                app.Run(context => context.Response.WriteAsync($"Hello from gunicorn-net (worker pid {Environment.ProcessId})\n"));
+                app.Run(context => context.Response.WriteAsync(
+                    $"Hello from gunicorn-net (worker pid {Environment.ProcessId})\n"));
                 return true;
             case Echo:
                 app.MapGet("/pid", () => Environment.ProcessId.ToString());

@@ -4,6 +4,7 @@ using Gunicorn.Front.AccessLog;
 using Gunicorn.Front.Forwarding;
 using Gunicorn.Front.Limits;
 using Gunicorn.Front.Listeners;
+using Gunicorn.Front.Static;
 using Gunicorn.Settings.Records;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -56,6 +57,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
             _app.UseMiddleware<AccessLogMiddleware>(new AccessLogFormatter(config.Logging.AccessLogFormat), _accessLog);
         }
         _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
+        StaticFilesSetup.Use(_app, config.Static.Mappings);
         var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), _sockets, _dispatcher, _inFlight, config);
         _app.Run(forwarding.InvokeAsync);
     }

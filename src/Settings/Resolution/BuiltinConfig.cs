@@ -13,6 +13,9 @@ public static class BuiltinConfig
         return reader.ReadToEnd();
     }
 
-    /// <summary>Relative paths in the built-in config resolve against the installed binary's directory.</summary>
-    public static string BaseDirectory => AppContext.BaseDirectory;
+    /// <summary>
+    /// Relative paths in the built-in config resolve as if it were config/gunicorn.yaml beside the binary, the layout
+    /// of the source tree (the build copies samples/ next to the binary).
+    /// </summary>
+    public static string BaseDirectory => Path.Combine(AppContext.BaseDirectory, "config");
 }

@@ -1,0 +1,91 @@
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.FileProviders.Physical;
+using Microsoft.Extensions.Primitives;
+
+namespace Gunicorn.Front.Static;
+
+/// <summary>
+/// A physical file provider that refuses anything whose real path (symlinks resolved) leaves the root, and keeps small
+/// files in memory so a hot file costs a stat, not a read, per request.
+/// </summary>
+public sealed class ContainedFileProvider(string root) : IFileProvider
+{
+    /// <summary>Files up to this size are served from memory, refreshed when their size or mtime changes.</summary>
+    public const long CacheLimit = 64 * 1024;
+
+    private readonly string _root = Path.TrimEndingDirectorySeparator(RealPath(root));
+    private readonly PhysicalFileProvider _inner = new(root, ExclusionFilters.Sensitive);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedFile> _cache = new();
+
+    public IFileInfo GetFileInfo(string subpath)
+    {
+        if (!IsSafe(subpath))
+        {
+            return new NotFoundFileInfo(subpath);
+        }
+        var info = _inner.GetFileInfo(subpath);
+        if (!info.Exists || info.PhysicalPath is null || !IsInsideRoot(info.PhysicalPath))
+        {
+            return info.Exists ? new NotFoundFileInfo(subpath) : info;
+        }
+        if (info.IsDirectory || info.Length > CacheLimit)
+        {
+            return info;
+        }
+        var cached = _cache.AddOrUpdate(info.PhysicalPath,
+            _ => CachedFile.Load(info),
+            (_, old) => old.Matches(info) ? old : CachedFile.Load(info));
+        return cached;
+    }
+
+    public IDirectoryContents GetDirectoryContents(string subpath) =>
+        IsSafe(subpath) ? _inner.GetDirectoryContents(subpath) : NotFoundDirectoryContents.Singleton;
+
+    public IChangeToken Watch(string filter) => NullChangeToken.Singleton;
+
+    /// <summary>Backslashes and NUL never name a file here; dot segments are resolved by Kestrel before we see them.</summary>
+    private static bool IsSafe(string subpath) =>
+        !subpath.Contains('\\') && !subpath.Contains('\0') && !subpath.Split('/').Contains("..");
+
+    private bool IsInsideRoot(string physicalPath)
+    {
+        var real = RealPath(physicalPath);
+        return real.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || real == _root;
+    }
+
+    /// <summary>The path with every symlink along it resolved.</summary>
+    private static string RealPath(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var parts = full.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var current = "/";
+        foreach (var part in parts)
+        {
+            current = Path.Combine(current, part);
+            var info = new FileInfo(current);
+            if (info.LinkTarget is not null)
+            {
+                var target = info.ResolveLinkTarget(returnFinalTarget: true);
+                current = target?.FullName ?? current;
+            }
+        }
+        return current;
+    }
+
+    /// <summary>A small file's bytes, with the size and mtime they were read at.</summary>
+    private sealed class CachedFile(IFileInfo source, byte[] bytes) : IFileInfo
+    {
+        public static CachedFile Load(IFileInfo info) => new(info, File.ReadAllBytes(info.PhysicalPath!));
+
+        public bool Matches(IFileInfo current) => current.Length == Length && current.LastModified == LastModified;
+
+        public bool Exists => true;
+        public long Length { get; } = bytes.Length;
+        public string? PhysicalPath => source.PhysicalPath;
+        public string Name => source.Name;
+        public DateTimeOffset LastModified { get; } = source.LastModified;
+        public bool IsDirectory => false;
+
+        public Stream CreateReadStream() => new MemoryStream(bytes, writable: false);
+    }
+}

@@ -1,0 +1,80 @@
+using Gunicorn.Settings.Types;
+using Microsoft.AspNetCore.StaticFiles;
+using Microsoft.Net.Http.Headers;
+
+namespace Gunicorn.Front.Static;
+
+/// <summary>
+/// Serves the <c>static</c> mappings before anything is forwarded, as nginx's <c>location /static/ { root ...; }</c>:
+/// ETag, Last-Modified, conditional requests, single ranges, index files, Cache-Control, and precompressed
+/// <c>.br</c>/<c>.gz</c> siblings. A prefix belongs to the files: a missing file is 404, never the app's.
+/// </summary>
+public static class StaticFilesSetup
+{
+    private static readonly FileExtensionContentTypeProvider ContentTypes = new();
+
+    public static void Use(WebApplication app, IReadOnlyList<StaticMapping> mappings)
+    {
+        foreach (var mapping in mappings)
+        {
+            var files = new ContainedFileProvider(mapping.Root);
+            app.Map(mapping.UrlPrefix.TrimEnd('/'), branch =>
+            {
+                if (mapping.Index is { } index)
+                {
+                    branch.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, DefaultFileNames = [index] });
+                }
+                branch.Use((context, next) => PreferPrecompressed(context, next, files));
+                branch.UseStaticFiles(new StaticFileOptions
+                {
+                    FileProvider = files,
+                    ServeUnknownFileTypes = true,
+                    OnPrepareResponse = prepared => Prepare(prepared.Context, mapping),
+                });
+                branch.Run(context =>
+                {
+                    context.Response.StatusCode = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)
+                        ? StatusCodes.Status404NotFound
+                        : StatusCodes.Status405MethodNotAllowed;
+                    return Task.CompletedTask;
+                });
+            });
+        }
+    }
+
+    private static void Prepare(HttpContext context, StaticMapping mapping)
+    {
+        if (mapping.CacheControl is { } cacheControl)
+        {
+            context.Response.Headers.CacheControl = cacheControl;
+        }
+        if (context.Items.TryGetValue(PrecompressedKey, out var original) && original is (string encoding, string name))
+        {
+            context.Response.Headers.ContentEncoding = encoding;
+            context.Response.Headers.Append(HeaderNames.Vary, "Accept-Encoding");
+            context.Response.ContentType = ContentTypes.TryGetContentType(name, out var type) ? type : "application/octet-stream";
+        }
+    }
+
+    private const string PrecompressedKey = "gunicorn-net.precompressed";
+
+    /// <summary>When the client accepts br or gzip and a .br/.gz sibling exists, serve that instead (nginx's gzip_static).</summary>
+    private static Task PreferPrecompressed(HttpContext context, Func<Task> next, ContainedFileProvider files)
+    {
+        var path = context.Request.Path.Value;
+        var accepted = context.Request.Headers.AcceptEncoding.ToString();
+        if (path is { Length: > 1 } && !context.Request.Headers.ContainsKey(HeaderNames.Range))
+        {
+            foreach (var (encoding, suffix) in new[] { ("br", ".br"), ("gzip", ".gz") })
+            {
+                if (accepted.Contains(encoding, StringComparison.OrdinalIgnoreCase) && files.GetFileInfo(path + suffix).Exists)
+                {
+                    context.Items[PrecompressedKey] = (encoding, path);
+                    context.Request.Path = path + suffix;
+                    break;
+                }
+            }
+        }
+        return next();
+    }
+}

@@ -1,0 +1,124 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Gunicorn.Tests.Conformance;
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Front;
+
+/// <summary>static mappings served by the front: caching headers, ranges, precompressed siblings, containment.</summary>
+public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<StaticFilesTests.Site>
+{
+    public sealed class Site : IAsyncLifetime
+    {
+        public GunicornServer Server { get; private set; } = null!;
+        public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("gunicorn-net-static-").FullName;
+
+        public async Task InitializeAsync()
+        {
+            var pub = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "public")).FullName;
+            var secret = System.IO.Directory.CreateDirectory(Path.Combine(Directory, "secret")).FullName;
+            System.IO.Directory.CreateDirectory(Path.Combine(pub, "docs"));
+            File.WriteAllText(Path.Combine(pub, "hello.txt"), "hello static world");
+            File.WriteAllText(Path.Combine(pub, "docs", "index.html"), "<h1>docs</h1>");
+            File.WriteAllText(Path.Combine(pub, "app.css"), "body {}");
+            using (var gz = new GZipStream(File.Create(Path.Combine(pub, "app.css.gz")), CompressionLevel.Optimal))
+            {
+                gz.Write("/* precompressed */"u8);
+            }
+            File.WriteAllText(Path.Combine(secret, "key.txt"), "top secret");
+            File.CreateSymbolicLink(Path.Combine(pub, "escape.txt"), Path.Combine(secret, "key.txt"));
+            File.CreateSymbolicLink(Path.Combine(pub, "inside.txt"), Path.Combine(pub, "hello.txt"));
+            File.WriteAllText(Path.Combine(Directory, "gunicorn.yaml"), """
+                static:
+                  /static:
+                    root: public
+                    cache_control: "public, max-age=3600"
+                """);
+            Server = await GunicornServer.StartAsync(["@echo"], Directory);
+        }
+
+        public async Task DisposeAsync() => await Server.DisposeAsync();
+    }
+
+    private HttpClient Client => site.Server.Client;
+
+    [Fact]
+    public async Task File_IsServedWithValidators_AndWinsOverTheApp()
+    {
+        var response = await Client.GetAsync("/static/hello.txt");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("hello static world", await response.Content.ReadAsStringAsync());
+        Assert.NotNull(response.Headers.ETag);
+        Assert.NotNull(response.Content.Headers.LastModified);
+        Assert.Equal("public, max-age=3600", response.Headers.CacheControl?.ToString());
+
+        var conditional = new HttpRequestMessage(HttpMethod.Get, "/static/hello.txt");
+        conditional.Headers.IfNoneMatch.Add(response.Headers.ETag!);
+        Assert.Equal(HttpStatusCode.NotModified, (await Client.SendAsync(conditional)).StatusCode);
+    }
+
+    [Fact]
+    public async Task SingleRange_Gets206()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/static/hello.txt");
+        request.Headers.Range = new RangeHeaderValue(6, 11);
+        var response = await Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
+        Assert.Equal("static", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task DirectoryUrl_ServesTheIndexFile()
+    {
+        Assert.Equal("<h1>docs</h1>", await Client.GetStringAsync("/static/docs/"));
+    }
+
+    [Fact]
+    public async Task PrecompressedSibling_IsServedToClientsThatAcceptIt()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/static/app.css");
+        request.Headers.AcceptEncoding.ParseAdd("gzip");
+        var response = await Client.SendAsync(request);
+        Assert.Equal("gzip", response.Content.Headers.ContentEncoding.Single());
+        Assert.Equal("text/css", response.Content.Headers.ContentType?.MediaType);
+        using var unzip = new GZipStream(await response.Content.ReadAsStreamAsync(), CompressionMode.Decompress);
+        Assert.Equal("/* precompressed */", await new StreamReader(unzip).ReadToEndAsync());
+        Assert.Equal("body {}", await Client.GetStringAsync("/static/app.css"));
+    }
+
+    [Theory]
+    [InlineData("/static/escape.txt")]
+    [InlineData("/static/../secret/key.txt")]
+    [InlineData("/static/%2e%2e/secret/key.txt")]
+    [InlineData("/static/..%2fsecret/key.txt")]
+    [InlineData("/static/..%5csecret%5ckey.txt")]
+    [InlineData("/static/hello.txt%00.png")]
+    public async Task PathsLeavingTheRoot_AreRefused(string target)
+    {
+        var (responses, closed) = await RawHttp.ExchangeAsync(site.Server.BaseAddress,
+            Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"), 1, TimeSpan.FromSeconds(10));
+        // Refused, or (once Kestrel resolved the dot segments) outside /static and so the app's: never the file.
+        Assert.True(responses.Count == 1 || closed);
+        Assert.DoesNotContain(responses, r => r.BodyText.Contains("top secret"));
+    }
+
+    [Fact]
+    public async Task BuiltInConfig_ServesTheSampleSite()
+    {
+        await using var server = await GunicornServer.StartAsync([]);
+        Assert.Contains("gunicorn-net is serving static files", await server.Client.GetStringAsync("/static/"));
+        Assert.StartsWith("Hello from gunicorn-net", await server.Client.GetStringAsync("/"));
+    }
+
+    [Fact]
+    public async Task SymlinkInsideTheRoot_IsServed_AndMissingFilesAre404NotTheApp()
+    {
+        Assert.Equal("hello static world", await Client.GetStringAsync("/static/inside.txt"));
+        var missing = await Client.GetAsync("/static/nope.txt");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.DoesNotContain("\"pid\"", await missing.Content.ReadAsStringAsync());
+        Assert.Contains("\"pid\"", await Client.GetStringAsync("/elsewhere"));
+    }
+}
