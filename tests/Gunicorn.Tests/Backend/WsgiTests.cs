@@ -102,6 +102,35 @@ public class WsgiTests
         Assert.Contains("No module named 'module_that_does_not_exist'", server.Log);
     }
 
+    [Fact]
+    public async Task GthreadWorker_OverlapsBlockingRequests_OnSeveralPythonThreads()
+    {
+        await using var server = await StartAsync("-w", "1", "--threads", "4", "threads:app");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => server.Client.GetStringAsync("/?1")));
+        // Four 1-second sleeps on one worker: overlapped they take about a second, serialized four.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"took {watch.Elapsed}");
+        Assert.All(answers, a => Assert.EndsWith(" True", a));
+        Assert.True(answers.Select(a => a.Split(' ')[0]).Distinct().Count() > 1, string.Join(" | ", answers));
+        Assert.Contains("using gthread", server.Log);
+    }
+
+    [Fact]
+    public async Task AppThatBreaksOnDisk_CrashLoopsWithBackoff_AndTheMasterStaysUp()
+    {
+        var marker = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-flaky-").FullName, "broken");
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", DebianPython, "--chdir", Apps, "-w", "1", "-e", $"FLAKY_BOOT_MARKER={marker}", "flaky_boot:app"]);
+        File.WriteAllText(marker, "");
+        Signals.Send(server.WorkerPids().Single(), Signals.KILL);
+        await server.WaitForLogAsync(@"Worker crash loop: 3 workers in a row died within 5 s of starting; next attempt in 0\.4 s", Deadline);
+        Assert.False(server.HasExited);
+        var booted = System.Text.RegularExpressions.Regex.Matches(server.Log, "Booting worker with pid").Count;
+        Assert.InRange(booted, 3, 6); // backoff, not a spin
+        File.Delete(marker);
+        await Eventually.True(async () => (await server.Client.GetAsync("/")).IsSuccessStatusCode, Deadline, "recovery once the deploy is fixed");
+    }
+
     [SkippableFact]
     public async Task FlaskApp_ServesPagesAndForms()
     {
