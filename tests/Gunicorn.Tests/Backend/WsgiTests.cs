@@ -142,6 +142,17 @@ public class WsgiTests
         Assert.Equal("Hello, Ann!", await posted.Content.ReadAsStringAsync());
     }
 
+    [SkippableFact]
+    public async Task DjangoApp_ServesPagesAndForms()
+    {
+        Skip.IfNot(Directory.Exists("/usr/lib/python3/dist-packages/django"), "Debian's python3-django is not installed.");
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", DebianPython, "--chdir", RepoPaths.Combine("samples", "django"), "mysite.wsgi"]);
+        Assert.Contains("Django on gunicorn-net", await server.Client.GetStringAsync("/"));
+        var posted = await server.Client.PostAsync("/form", new FormUrlEncodedContent([KeyValuePair.Create("name", "Ann")]));
+        Assert.Equal("Hello, Ann!", await posted.Content.ReadAsStringAsync());
+    }
+
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
