@@ -76,7 +76,9 @@ public sealed partial class Arbiter
     {
         if (_pendingGeneration is not null)
         {
-            ErrorLog.Warning($"Reload already in progress (generation {_pendingGeneration}); ignoring this one.");
+            // The code may have changed again since the pending generation loaded it: reload once more after it.
+            ErrorLog.Info($"Reload already in progress (generation {_pendingGeneration}); another follows when it ends.");
+            _reloadAgain = true;
             return;
         }
         var config = _reloadConfig();
@@ -115,6 +117,7 @@ public sealed partial class Arbiter
             Retire(old);
         }
         ErrorLog.Info($"Reload complete: generation {_servingGeneration} serving, generation {previous} draining");
+        ReloadAgainIfAsked();
     }
 
     private void AbandonPending(string reason)
@@ -127,6 +130,16 @@ public sealed partial class Arbiter
             worker.MoveTo(WorkerState.Stopping);
         }
         ErrorLog.Error($"Reload failed: {reason}. Generation {generation} was torn down; generation {_servingGeneration} keeps serving.");
+        ReloadAgainIfAsked();
+    }
+
+    private void ReloadAgainIfAsked()
+    {
+        if (_reloadAgain)
+        {
+            _reloadAgain = false;
+            Reload();
+        }
     }
 
     /// <summary>Stops every worker: TERM and up to graceful_timeout (QUIT and a second when fast), then SIGKILL.</summary>

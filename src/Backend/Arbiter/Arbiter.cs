@@ -35,6 +35,7 @@ public sealed partial class Arbiter
     private long _nextSpawnAllowed;
     private int? _exitCode;
     private bool _fastStop;
+    private bool _reloadAgain;
 
     /// <param name="reloadConfig">Re-reads the configuration for HUP; returns null (having logged why) when it is invalid.</param>
     public Arbiter(GunicornConfig config, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory)
@@ -59,6 +60,9 @@ public sealed partial class Arbiter
     public async Task<int> RunAsync()
     {
         using var signals = new SignalQueue(_events.Writer);
+        using var watcher = _config.App.Reload
+            ? new CodeWatcher(_events.Writer, [_config.App.Chdir, .. _config.App.PythonPath], _config.App.ReloadExtraFiles, _config.App.Chdir)
+            : null;
         ManageWorkers();
         while (_exitCode is null)
         {
@@ -100,6 +104,11 @@ public sealed partial class Arbiter
                 break;
             case WorkerWantsRecycling recycle:
                 OnMaxRequests(recycle.Worker);
+                break;
+            case CodeChanged changed:
+                // gunicorn's wording, so operators' greps keep working.
+                ErrorLog.Info($"Worker reloading: {changed.Path} modified");
+                Reload();
                 break;
             case WorkerExited exited:
                 OnExited(exited.Worker, exited.ExitCode);

@@ -12,3 +12,6 @@ public sealed record WorkerWantsRecycling(WorkerHandle Worker) : ArbiterEvent;
 public sealed record WorkerHeartbeat(WorkerHandle Worker, long RequestsServed) : ArbiterEvent;
 
 public sealed record WorkerExited(WorkerHandle Worker, int ExitCode) : ArbiterEvent;
+
+/// <summary>A watched file changed (reload: true).</summary>
+public sealed record CodeChanged(string Path) : ArbiterEvent;

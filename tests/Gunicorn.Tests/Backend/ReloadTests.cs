@@ -65,6 +65,29 @@ public class ReloadTests
         await Eventually.True(() => server.WorkerPids().Order().SequenceEqual(before), Deadline, "only the old workers");
     }
 
+    [Fact]
+    public async Task ReloadSetting_PicksUpEditedPythonCode_AndExtraFiles()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-devreload-").FullName;
+        var module = Path.Combine(dir, "versioned.py");
+        WriteApp(module, "v1");
+        Directory.CreateDirectory(Path.Combine(dir, "templates", "deep"));
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", "/usr/bin/python3", "--chdir", dir, "--reload", "--reload-extra-file", "templates/**/*.html", "versioned:app"], dir);
+        Assert.Equal("v1", await server.Client.GetStringAsync("/"));
+
+        WriteApp(module, "v2");
+        await server.WaitForLogAsync(@"Worker reloading: .*versioned\.py modified", Deadline);
+        await Eventually.True(async () => await server.Client.GetStringAsync("/") == "v2", Deadline, "the edited code to serve");
+
+        var from = server.LineCount;
+        File.WriteAllText(Path.Combine(dir, "templates", "deep", "new.html"), "<p>new</p>");
+        await server.WaitForLogAsync(@"Worker reloading: .*new\.html modified", Deadline, from);
+    }
+
+    private static void WriteApp(string path, string version) => File.WriteAllText(path,
+        $"def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{version}']\n");
+
     private sealed class Load(CancellationTokenSource stop, Task running)
     {
         public async Task StopAsync()
