@@ -133,7 +133,7 @@ public sealed partial class Arbiter
             _config.Logging.LogLevel,
             _config.Logging.ErrorLog,
             _config.App.CaptureOutput,
-            new WorkerHooks(_config.Hooks.PostWorkerInit, _config.Hooks.WorkerInt, _config.Hooks.WorkerAbort,
+            new WorkerHooks(_config.Hooks.PostFork, _config.Hooks.PreRequest, _config.Hooks.PostRequest, _config.Hooks.PostWorkerInit, _config.Hooks.WorkerInt, _config.Hooks.WorkerAbort,
                 _config.Hooks.WorkerExit, _config.Hooks.TimeoutSeconds),
             pool.MaxRequests > 0 ? pool.MaxRequests + jitter : 0,
             WorkerIdentities.From(pool));

@@ -30,11 +30,29 @@ public sealed record WorkerStartInfo(
 
 /// <summary>The hooks a worker runs itself (command form; the python: form belongs to WSGI workers).</summary>
 public sealed record WorkerHooks(
+    Gunicorn.Settings.Types.HookSpec? PostFork,
+    Gunicorn.Settings.Types.HookSpec? PreRequest,
+    Gunicorn.Settings.Types.HookSpec? PostRequest,
     Gunicorn.Settings.Types.HookSpec? PostWorkerInit,
     Gunicorn.Settings.Types.HookSpec? WorkerInt,
     Gunicorn.Settings.Types.HookSpec? WorkerAbort,
     Gunicorn.Settings.Types.HookSpec? WorkerExit,
-    double TimeoutSeconds);
+    double TimeoutSeconds)
+{
+    /// <summary>The hooks written as python:module:function, by name, for the WSGI runner.</summary>
+    public IReadOnlyDictionary<string, string> PythonTargets() => new Dictionary<string, Gunicorn.Settings.Types.HookSpec?>
+    {
+        ["post_fork"] = PostFork,
+        ["pre_request"] = PreRequest,
+        ["post_request"] = PostRequest,
+        ["post_worker_init"] = PostWorkerInit,
+        ["worker_int"] = WorkerInt,
+        ["worker_abort"] = WorkerAbort,
+        ["worker_exit"] = WorkerExit,
+    }
+    .Where(h => h.Value?.Kind == Gunicorn.Settings.Types.HookKind.Python)
+    .ToDictionary(h => h.Key, h => h.Value!.Text[Gunicorn.Settings.Types.HookSpec.PythonPrefix.Length..]);
+}
 
 /// <summary>The user and group a worker switches to before loading the app (gunicorn's user, group, initgroups).</summary>
 public sealed record WorkerIdentity(string UserName, uint Uid, uint Gid, bool InitGroups);

@@ -11,10 +11,10 @@ namespace Gunicorn.Backend.Workers;
 /// Puts the configured app behind the worker's socket: a built-in app (<c>@hello</c>, <c>@echo</c>) or a Python
 /// WSGI app (<c>module:callable</c>). The seam for ASP.NET Core apps (<c>App.dll</c>) and ASGI apps is here.
 /// </summary>
-public static class AppLoader
+internal static class AppLoader
 {
     /// <summary>Returns null when the app is mapped, otherwise the exit code (3: cannot boot, 4: app cannot load).</summary>
-    public static async Task<int?> MapAsync(WebApplication app, WorkerStartInfo info)
+    public static async Task<int?> MapAsync(WebApplication app, WorkerStartInfo info, WorkerHookRunner hooks)
     {
         if (BuiltinApps.IsBuiltin(info.App))
         {
@@ -30,10 +30,10 @@ public static class AppLoader
             ErrorLog.Error($"App failed to load: {info.App}: hosting ASP.NET Core apps is not available in this build yet. Use module:callable for a WSGI app.");
             return WorkerContract.AppLoadError;
         }
-        return await MapWsgiAsync(app, info);
+        return await MapWsgiAsync(app, info, hooks);
     }
 
-    private static async Task<int?> MapWsgiAsync(WebApplication app, WorkerStartInfo info)
+    private static async Task<int?> MapWsgiAsync(WebApplication app, WorkerStartInfo info, WorkerHookRunner hooks)
     {
         PythonInstallation python;
         try
@@ -49,7 +49,9 @@ public static class AppLoader
         try
         {
             var wsgi = await WsgiApplication.LoadAsync(threads, info.App, [info.Chdir, .. info.PythonPath],
-                multithread: info.WorkerClass == WorkerClassType.GThread);
+                multithread: info.WorkerClass == WorkerClassType.GThread, info.Hooks.PythonTargets(),
+                (Environment.ProcessId, info.Age, info.MasterPid));
+            hooks.PythonHook = wsgi.RunHook;
             app.Run(wsgi.ServeAsync);
             ErrorLog.Debug($"Loaded WSGI app {info.App} with Python {python.Version} ({python.Library})");
             return null;

@@ -18,5 +18,21 @@ internal sealed class WorkerHookRunner(WorkerStartInfo info)
 
     public WorkerHooks Hooks => info.Hooks;
 
-    public void Run(string name, HookSpec? hook) => _runner.Run(name, hook, _variables);
+    /// <summary>Runs a python:module:function hook inside the app's interpreter; set once a WSGI app is loaded.</summary>
+    public Action<string>? PythonHook { get; set; }
+
+    public void Run(string name, HookSpec? hook)
+    {
+        if (hook?.Kind == HookKind.Python)
+        {
+            if (PythonHook is null)
+            {
+                Logging.ErrorLog.Warning($"Hook {name} ({hook.Text}) is a Python callable, but this worker's app is not a WSGI app; skipped.");
+                return;
+            }
+            PythonHook(name);
+            return;
+        }
+        _runner.Run(name, hook, _variables);
+    }
 }

@@ -62,11 +62,11 @@ public static class WorkerMain
                 pipe?.CountRequest();
             }
         });
-        if (await AppLoader.MapAsync(app, info) is { } loadFailure)
+        var hooks = new WorkerHookRunner(info);
+        if (await AppLoader.MapAsync(app, info, hooks) is { } loadFailure)
         {
             return loadFailure;
         }
-        var hooks = new WorkerHookRunner(info);
         using var signals = new WorkerSignals(lifetime, hooks);
         try
         {

@@ -17,18 +17,30 @@ public sealed class WsgiApplication : IDisposable
     private readonly PyObject _handle;
     private readonly PyObject _copyInto;
     private readonly PyObject _multithread;
+    private readonly PyObject _callHook;
 
-    private WsgiApplication(PythonThreads python, PyObject app, PyObject handle, PyObject copyInto, bool multithread)
+    private WsgiApplication(PythonThreads python, PyObject app, PyModule runner, bool multithread)
     {
         _python = python;
         _app = app;
-        _handle = handle;
-        _copyInto = copyInto;
+        _handle = runner.GetAttr("handle");
+        _copyInto = runner.GetAttr("copy_into");
+        _callHook = runner.GetAttr("call_hook");
         _multithread = multithread.ToPython();
     }
 
+    /// <summary>Runs a worker-side python: hook (post_worker_init, worker_int, worker_abort, worker_exit) and waits.</summary>
+    public void RunHook(string name) => _python.RunAsync(() =>
+    {
+        using var hookName = new PyString(name);
+        _callHook.Invoke(hookName).Dispose();
+        return 0;
+    }).GetAwaiter().GetResult();
+
     /// <summary>Imports the app; a failure is a <see cref="PythonException"/> carrying the traceback.</summary>
-    public static async Task<WsgiApplication> LoadAsync(PythonThreads python, string target, IEnumerable<string> searchPath, bool multithread)
+    /// <param name="hooks">python: hooks by name; imported before the app, and post_fork runs before the app loads, as in gunicorn.</param>
+    public static async Task<WsgiApplication> LoadAsync(PythonThreads python, string target, IEnumerable<string> searchPath,
+        bool multithread, IReadOnlyDictionary<string, string> hooks, (int Pid, int Age, int MasterPid) worker)
     {
         var runnerSource = ReadRunner();
         return await python.RunAsync(() =>
@@ -41,9 +53,18 @@ public sealed class WsgiApplication : IDisposable
                 path.InvokeMethod("insert", new PyInt(0), entry).Dispose();
             }
             var runner = PyModule.FromString("gunicorn_net_wsgi_runner", runnerSource);
+            using (var configure = runner.GetAttr("configure_hooks"))
+            {
+                var packed = string.Join("\0", hooks.SelectMany(h => new[] { h.Key, h.Value }));
+                configure.Invoke(new PyString(packed), new PyInt(worker.Pid), new PyInt(worker.Age), new PyInt(worker.MasterPid)).Dispose();
+            }
+            using (var callHook = runner.GetAttr("call_hook"))
+            {
+                callHook.Invoke(new PyString("post_fork")).Dispose();
+            }
             using var load = runner.GetAttr("load");
             var app = load.Invoke(new PyString(target));
-            return new WsgiApplication(python, app, runner.GetAttr("handle"), runner.GetAttr("copy_into"), multithread);
+            return new WsgiApplication(python, app, runner, multithread);
         });
     }
 

@@ -88,7 +88,10 @@ def handle(app, packed, body_address, body_length, multithread):
     environ["wsgi.run_once"] = False
     environ["wsgi.file_wrapper"] = FileWrapper
     response = Response()
+    request = _request_view(environ) if _hooks else None
     try:
+        if "pre_request" in _hooks:
+            _hooks["pre_request"](_worker, request)
         result = app(environ, response.start_response)
         try:
             for chunk in result:
@@ -107,12 +110,70 @@ def handle(app, packed, body_address, body_length, multithread):
         sys.stderr.write("Error handling request %s\n%s" % (path, traceback.format_exc()))
         sys.stderr.flush()
         return "500 Internal Server Error\0Content-Type\0text/plain\0Connection\0close", b"Internal Server Error\n"
+    body = b"".join(response.chunks)
+    if "post_request" in _hooks:
+        import types
+        view = types.SimpleNamespace(status=response.status, status_code=int(response.status[:3]),
+                                     headers=response.headers, sent=len(body))
+        try:
+            _hooks["post_request"](_worker, request, environ, view)
+        except Exception:
+            sys.stderr.write("Exception in post_request hook\n%s" % traceback.format_exc())
+            sys.stderr.flush()
     head = [response.status]
     for name, value in response.headers:
         head.append(name)
         head.append(value)
-    return "\0".join(head), b"".join(response.chunks)
+    return "\0".join(head), body
 
 
 def copy_into(address, data):
     ctypes.memmove(address, data, len(data))
+
+
+# Worker-side hooks in gunicorn's form (python:module:function), with gunicorn's arguments.
+_hooks = {}
+_server = None
+_worker = None
+
+_HOOK_ARGUMENTS = {
+    "post_fork": lambda: (_server, _worker),
+    "post_worker_init": lambda: (_worker,),
+    "worker_int": lambda: (_worker,),
+    "worker_abort": lambda: (_worker,),
+    "worker_exit": lambda: (_server, _worker),
+}
+
+
+def configure_hooks(packed, worker_pid, age, master_pid):
+    """packed: name NUL module:function NUL ... Imports every hook now, so a bad one fails the boot (exit 4)."""
+    global _server, _worker
+    import types
+    _server = types.SimpleNamespace(pid=master_pid)
+    _worker = types.SimpleNamespace(pid=worker_pid, ppid=master_pid, age=age, alive=True)
+    parts = packed.split("\0") if packed else []
+    for name, target in zip(parts[::2], parts[1::2]):
+        _hooks[name] = load(target)
+
+
+def call_hook(name):
+    hook = _hooks.get(name)
+    if hook is None:
+        return
+    try:
+        hook(*_HOOK_ARGUMENTS[name]())
+    except Exception:
+        sys.stderr.write("Exception in %s hook\n%s" % (name, traceback.format_exc()))
+        sys.stderr.flush()
+
+
+def _request_view(environ):
+    import types
+    headers = [(k[5:].replace("_", "-"), v) for k, v in environ.items() if k.startswith("HTTP_")]
+    for key, name in (("CONTENT_TYPE", "CONTENT-TYPE"), ("CONTENT_LENGTH", "CONTENT-LENGTH")):
+        if key in environ:
+            headers.append((name, environ[key]))
+    query = environ.get("QUERY_STRING", "")
+    return types.SimpleNamespace(
+        method=environ["REQUEST_METHOD"], path=environ.get("PATH_INFO", ""), query=query,
+        uri=environ.get("RAW_URI", ""), version=(1, 1), headers=headers)

@@ -8,6 +8,12 @@ namespace Gunicorn.Settings;
 /// <summary>Rules that involve more than one setting. Each either reports an error or makes a change it announces.</summary>
 internal static class CrossRules
 {
+    private static readonly Setting<HookSpec?>[] MasterOnlyHooks =
+    [
+        ServerHookSettings.OnStarting, ServerHookSettings.OnReload, ServerHookSettings.WhenReady, ServerHookSettings.PreFork,
+        ServerHookSettings.PreExec, ServerHookSettings.ChildExit, ServerHookSettings.NWorkersChanged, ServerHookSettings.OnExit,
+    ];
+
     public static ResolvedSettings Apply(ResolvedSettings settings, List<SettingsError> errors, List<string> notices)
     {
         var threads = settings.Get(WorkerProcessSettings.Threads);
@@ -38,6 +44,14 @@ internal static class CrossRules
             RequireExisting(settings, file, File.Exists, "file", errors);
         }
         RequireExisting(settings, ServerMechanicsSettings.Chdir, Directory.Exists, "directory", errors);
+        foreach (var hook in MasterOnlyHooks)
+        {
+            if (settings.Get(hook) is { Kind: HookKind.Python } python)
+            {
+                errors.Add(new SettingsError(settings[hook].Origin, hook.Key,
+                    $"\"{python.Text}\" is a Python callable, but {hook.Key} runs in the .NET master. Use a command line; the python: form is for worker-side hooks (post_fork, post_worker_init, pre_request, post_request, worker_int, worker_abort, worker_exit)."));
+            }
+        }
         if (settings.Get(ServerMechanicsSettings.User) is { } user && UserDatabase.FindUser(user) is null)
         {
             errors.Add(new SettingsError(settings[ServerMechanicsSettings.User].Origin, ServerMechanicsSettings.User.Key,

@@ -142,6 +142,25 @@ public class WsgiTests
         Assert.Equal("Hello, Ann!", await posted.Content.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task PythonHooks_RunWithGunicornsArguments()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-pyhooks-").FullName;
+        var record = Path.Combine(dir, "record.txt");
+        File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), string.Concat(
+            new[] { "post_fork", "post_worker_init", "pre_request", "post_request", "worker_exit" }
+                .Select(h => $"{h}: python:gunicorn_hooks:{h}\n")));
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", DebianPython, "--chdir", Apps, "-w", "1", "-e", $"HOOK_RECORD={record}", "wsgi_conformance:raising"], dir);
+        var worker = server.WorkerPids().Single();
+        Assert.Equal("still serving", await server.Client.GetStringAsync("/hello"));
+        server.Signal(Signals.TERM);
+        Assert.Equal(0, await server.WaitForExitAsync(Deadline));
+        Assert.Equal(
+            [$"post_fork {worker} {server.Pid}", $"post_worker_init {worker}", "pre_request GET /hello", "post_request /hello 200 13", $"worker_exit {worker}"],
+            File.ReadAllLines(record));
+    }
+
     [SkippableFact]
     public async Task DjangoApp_ServesPagesAndForms()
     {
