@@ -85,6 +85,7 @@ public sealed partial class Arbiter
         if (config is null)
         {
             ErrorLog.Error("Reload failed: the configuration is invalid (errors above). The current workers keep serving.");
+            _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the configuration is invalid (see the error log)";
             return;
         }
         _hooks.Run("on_reload", config.Hooks.OnReload);
@@ -117,6 +118,7 @@ public sealed partial class Arbiter
             Retire(old);
         }
         ErrorLog.Info($"Reload complete: generation {_servingGeneration} serving, generation {previous} draining");
+        _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} succeeded: generation {_servingGeneration} serving";
         ReloadAgainIfAsked();
     }
 
@@ -130,6 +132,7 @@ public sealed partial class Arbiter
             worker.MoveTo(WorkerState.Stopping);
         }
         ErrorLog.Error($"Reload failed: {reason}. Generation {generation} was torn down; generation {_servingGeneration} keeps serving.");
+        _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {reason}; generation {_servingGeneration} kept serving";
         ReloadAgainIfAsked();
     }
 

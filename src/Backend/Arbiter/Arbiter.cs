@@ -36,6 +36,8 @@ public sealed partial class Arbiter
     private int? _exitCode;
     private bool _fastStop;
     private bool _reloadAgain;
+    private string? _lastExit;
+    private string? _lastReload;
 
     /// <param name="reloadConfig">Re-reads the configuration for HUP; returns null (having logged why) when it is invalid.</param>
     public Arbiter(GunicornConfig config, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory)
@@ -105,6 +107,9 @@ public sealed partial class Arbiter
             case WorkerWantsRecycling recycle:
                 OnMaxRequests(recycle.Worker);
                 break;
+            case ControlRequest control:
+                control.Reply.TrySetResult(HandleControl(control));
+                break;
             case CodeChanged changed:
                 // gunicorn's wording, so operators' greps keep working.
                 ErrorLog.Info($"Worker reloading: {changed.Path} modified");
@@ -115,6 +120,33 @@ public sealed partial class Arbiter
                 break;
         }
     }
+
+    private object HandleControl(ControlRequest request)
+    {
+        switch (request.Command)
+        {
+            case "reload":
+                ErrorLog.Info("Reload requested over the control socket");
+                Reload();
+                return new { started = _pendingGeneration is not null, generation = _pendingGeneration ?? _servingGeneration, lastReload = _lastReload };
+            case "scale" when request.Argument is { } count and >= 0:
+                ChangeWorkerCount(count);
+                return new { workers = _targetWorkers };
+            default:
+                return Status();
+        }
+    }
+
+    private ArbiterStatus Status() => new(
+        Environment.ProcessId,
+        _targetWorkers,
+        _servingGeneration,
+        _pendingGeneration,
+        _workers.OrderBy(w => w.Age).Select(w => new WorkerStatus(
+            w.Pid, w.Generation, w.Age, w.State.ToString().ToLowerInvariant(),
+            Math.Round(Stopwatch.GetElapsedTime(w.StartedAt).TotalSeconds, 1), w.RequestsServed, _front.InFlight(w.Key))).ToList(),
+        _lastExit,
+        _lastReload);
 
     /// <summary>The worker served max_requests: start its replacement now, retire it when the replacement is ready.</summary>
     private void OnMaxRequests(WorkerHandle worker)
@@ -171,6 +203,7 @@ public sealed partial class Arbiter
             PublishRoutes();
         }
         LogExit(worker, exitCode);
+        _lastExit = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} pid {worker.Pid} (generation {worker.Generation}) exit code {exitCode}{(worker.ExitRequested ? ", asked to stop" : "")}";
         _hooks.Run("child_exit", _config.Hooks.ChildExit, new Dictionary<string, string>
         {
             ["GUNICORN_WORKER_PID"] = worker.Pid.ToString(),

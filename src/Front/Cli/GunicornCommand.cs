@@ -14,6 +14,10 @@ public static class GunicornCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args is ["ctl", .. var control])
+        {
+            return await Control.ControlClient.RunAsync(control);
+        }
         var resolution = SettingsResolver.Resolve(ResolveRequest.FromProcess(args));
         if (resolution.Help)
         {

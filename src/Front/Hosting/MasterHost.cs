@@ -12,6 +12,20 @@ public static class MasterHost
 {
     public const int StartupErrorExitCode = 1;
 
+    /// <summary>The control socket is a convenience: when it cannot be opened, the server runs without it.</summary>
+    private static Control.ControlServer? OpenControlSocket(string path, Arbiter arbiter)
+    {
+        try
+        {
+            return new Control.ControlServer(path, arbiter.Events);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            ErrorLog.Warning($"Control socket {path} could not be opened ({e.Message}); gunicorn-net ctl will not reach this master. Set control_socket to a writable path.");
+            return null;
+        }
+    }
+
     public static async Task<int> RunAsync(GunicornConfig config, Func<GunicornConfig?> reloadConfig)
     {
         ErrorLog.Configure(config.Logging.LogLevel, config.Logging.ErrorLog);
@@ -59,6 +73,7 @@ public static class MasterHost
         using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
         var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs };
         ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName}]");
+        await using var control = OpenControlSocket(config.Process.ControlSocket, arbiter);
         var exitCode = await arbiter.RunAsync();
         await front.StopAsync(TimeSpan.Zero);
         ErrorLog.Info($"Shutting down: Master (exit code {exitCode})");

@@ -76,7 +76,8 @@ public static class ConfigBinder
         new ProcessConfig(
             s.Get(ProcessNamingSettings.ProcName),
             s.Path(ServerMechanicsSettings.PidFile),
-            s.Get(ServerMechanicsSettings.Daemon)),
+            s.Get(ServerMechanicsSettings.Daemon),
+            s.Path(ServerMechanicsSettings.ControlSocket)!),
         new HooksConfig(
             s.Get(ServerHookSettings.OnStarting),
             s.Get(ServerHookSettings.OnReload),

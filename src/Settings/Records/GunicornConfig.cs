@@ -84,7 +84,7 @@ public sealed record AppConfig(
 
 public sealed record LoggingConfig(string? AccessLog, string AccessLogFormat, string ErrorLog, string LogLevel);
 
-public sealed record ProcessConfig(string? ProcName, string? PidFile, bool Daemon);
+public sealed record ProcessConfig(string? ProcName, string? PidFile, bool Daemon, string ControlSocket);
 
 public sealed record HooksConfig(
     HookSpec? OnStarting,

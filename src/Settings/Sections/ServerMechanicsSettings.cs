@@ -141,6 +141,21 @@ public static class ServerMechanicsSettings
         Doc = "Directories added to the Python path of WSGI workers, comma-separated or a list.",
     };
 
+    public static readonly Setting<string> ControlSocket = new()
+    {
+        Key = "control_socket",
+        Section = Section.ServerMechanics,
+        Cli = ["--control-socket"],
+        Meta = "PATH",
+        Type = Scalars.Text,
+        Default = "gunicorn-net.ctl",
+        Doc = """
+            The master's control socket (mode 0600), used by `gunicorn-net ctl status|workers|reload|scale N`. A
+            relative path is relative to the working directory; `gunicorn-net ctl` resolves it from the same config
+            file and flags as the server.
+            """,
+    };
+
     public static readonly Setting<string> Python = new()
     {
         Key = "python",

@@ -1,0 +1,23 @@
+namespace Gunicorn.Backend.Arbiter;
+
+/// <summary>What `gunicorn-net ctl status` shows: a snapshot taken on the arbiter loop.</summary>
+public sealed record ArbiterStatus(
+    int MasterPid,
+    int TargetWorkers,
+    int ServingGeneration,
+    int? PendingGeneration,
+    IReadOnlyList<WorkerStatus> Workers,
+    string? LastExit,
+    string? LastReload);
+
+public sealed record WorkerStatus(
+    int Pid,
+    int Generation,
+    int Age,
+    string State,
+    double UptimeSeconds,
+    long RequestsServed,
+    int InFlight);
+
+/// <summary>A control command, answered on the arbiter loop.</summary>
+public sealed record ControlRequest(string Command, int? Argument, TaskCompletionSource<object> Reply) : ArbiterEvent;

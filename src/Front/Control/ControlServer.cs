@@ -1,0 +1,85 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Gunicorn.Backend.Arbiter;
+using Gunicorn.Backend.Logging;
+
+namespace Gunicorn.Front.Control;
+
+/// <summary>
+/// The master's control socket (mode 0600): one JSON request line in, one JSON reply line out. Requests are answered
+/// on the arbiter loop, so what `ctl` sees is one consistent moment.
+/// </summary>
+public sealed class ControlServer : IAsyncDisposable
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly string _path;
+    private readonly Task _accepting;
+
+    public ControlServer(string path, ChannelWriter<ArbiterEvent> arbiter)
+    {
+        _path = path;
+        if (File.Exists(path))
+        {
+            File.Delete(path); // a socket left by a master that was killed
+        }
+        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _listener.Listen(16);
+        _accepting = AcceptLoopAsync(arbiter);
+    }
+
+    private async Task AcceptLoopAsync(ChannelWriter<ArbiterEvent> arbiter)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+            _ = ServeAsync(client, arbiter);
+        }
+    }
+
+    private static async Task ServeAsync(Socket client, ChannelWriter<ArbiterEvent> arbiter)
+    {
+        using (client)
+        await using (var stream = new NetworkStream(client))
+        using (var reader = new StreamReader(stream, Encoding.UTF8))
+        {
+            try
+            {
+                var line = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+                var request = JsonSerializer.Deserialize<ControlCommand>(line ?? "{}", Json) ?? new ControlCommand("status", null);
+                var reply = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+                await arbiter.WriteAsync(new ControlRequest(request.Command, request.Argument, reply));
+                var answer = await reply.Task.WaitAsync(TimeSpan.FromSeconds(10));
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(answer, answer.GetType(), Json) + "\n"));
+            }
+            catch (Exception e) when (e is IOException or JsonException or TimeoutException)
+            {
+                ErrorLog.Warning($"Control socket request failed: {e.Message}");
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        await _accepting;
+        File.Delete(_path);
+    }
+}
+
+/// <summary>A control request: status, workers, reload, or scale with a worker count.</summary>
+public sealed record ControlCommand(string Command, int? Argument);
