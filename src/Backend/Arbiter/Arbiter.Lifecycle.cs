@@ -11,10 +11,14 @@ public sealed partial class Arbiter
         ErrorLog.Info($"Handling signal: {Posix.Name(signal)[3..].ToLowerInvariant()}");
         switch (signal)
         {
+            case Posix.SIGTERM when _config.Limits.DrainPeriodSeconds > 0 && _drainUntil is null:
+                // Orchestrators: first stop looking healthy while still serving; the loop stops after the period.
+                ErrorLog.Info($"Draining for {_config.Limits.DrainPeriodSeconds:0.#} s: health answers 503, connections close after each response");
+                _front.BeginDrain();
+                _drainUntil = Stopwatch.GetTimestamp() + (long)(_config.Limits.DrainPeriodSeconds * Stopwatch.Frequency);
+                break;
             case Posix.SIGTERM:
-                // Graceful: the front stops accepting and finishes in-flight requests, then the workers stop.
-                await _front.StopAsync(TimeSpan.FromSeconds(_config.Pool.GracefulTimeoutSeconds));
-                _exitCode = 0;
+                await StopGracefullyAsync();
                 break;
             case Posix.SIGINT or Posix.SIGQUIT:
                 _fastStop = true;
@@ -51,6 +55,13 @@ public sealed partial class Arbiter
                 ErrorLog.Info($"Ignoring {Posix.Name(signal)}: not supported yet.");
                 break;
         }
+    }
+
+    /// <summary>Graceful: the front stops accepting and finishes in-flight requests, then the workers stop.</summary>
+    private async Task StopGracefullyAsync()
+    {
+        await _front.StopAsync(TimeSpan.FromSeconds(_config.Pool.GracefulTimeoutSeconds));
+        _exitCode = 0;
     }
 
     private void ChangeWorkerCount(int target)

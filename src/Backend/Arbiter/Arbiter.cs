@@ -36,6 +36,7 @@ public sealed partial class Arbiter
     private int? _exitCode;
     private bool _fastStop;
     private bool _reloadAgain;
+    private long? _drainUntil;
     private string? _lastExit;
     private string? _lastReload;
 
@@ -83,6 +84,10 @@ public sealed partial class Arbiter
             if (_exitCode is null)
             {
                 Supervise();
+            }
+            if (_exitCode is null && _drainUntil is { } until && Stopwatch.GetTimestamp() >= until)
+            {
+                await StopGracefullyAsync();
             }
         }
         await StopWorkersAsync(graceful: !_fastStop);

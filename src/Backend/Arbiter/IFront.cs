@@ -18,6 +18,9 @@ public interface IFront
     /// <summary>Answer the worker's in-flight requests with 504: it is being killed for exceeding the timeout.</summary>
     void MarkTimedOut(string workerKey);
 
+    /// <summary>TERM with a drain period: report unhealthy and close connections after each response, keep serving.</summary>
+    void BeginDrain();
+
     /// <summary>Stops accepting clients and lets in-flight requests finish within <paramref name="grace"/>.</summary>
     Task StopAsync(TimeSpan grace);
 }

@@ -33,6 +33,8 @@ public sealed class WorkerDispatcher(int queueLimit)
         }
     }
 
+    public bool HasWorkers => Volatile.Read(ref _slots).Length > 0;
+
     public void Publish(IReadOnlyList<WorkerEndpoint> ready)
     {
         lock (_gate)

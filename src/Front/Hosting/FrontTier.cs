@@ -18,6 +18,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     private readonly WebApplication _app;
     private readonly WorkerSockets _sockets = new();
     private readonly AccessLogWriter? _accessLog;
+    private volatile bool _draining;
     private readonly WorkerDispatcher _dispatcher;
     private readonly InFlightRequests _inFlight = new();
 
@@ -56,6 +57,20 @@ public sealed class FrontTier : IFront, IAsyncDisposable
             _accessLog = new AccessLogWriter(accessLog);
             _app.UseMiddleware<AccessLogMiddleware>(new AccessLogFormatter(config.Logging.AccessLogFormat), _accessLog);
         }
+        _app.Use((context, next) =>
+        {
+            if (_draining)
+            {
+                context.Response.Headers.Connection = "close";
+            }
+            if (config.Limits.HealthPath is { } health && context.Request.Path.Equals(health))
+            {
+                var healthy = !_draining && _dispatcher.HasWorkers;
+                context.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+                return context.Response.WriteAsync(healthy ? "ok\n" : _draining ? "draining\n" : "no worker ready\n");
+            }
+            return next(context);
+        });
         _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
         StaticFilesSetup.Use(_app, config.Static.Mappings);
         var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), _sockets, _dispatcher, _inFlight, config);
@@ -82,6 +97,8 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     public string? DescribeInFlight(string workerKey) => _inFlight.DescribeOldest(workerKey);
 
     public void MarkTimedOut(string workerKey) => _inFlight.MarkTimedOut(workerKey);
+
+    public void BeginDrain() => _draining = true;
 
     public async Task StopAsync(TimeSpan grace)
     {

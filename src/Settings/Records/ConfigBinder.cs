@@ -44,7 +44,8 @@ public static class ConfigBinder
             s.Get(FrontLimitSettings.ResponseBuffering),
             s.Get(FrontLimitSettings.ResponseBufferSize),
             s.Get(FrontLimitSettings.RequestQueueSize),
-            s.Get(FrontLimitSettings.DrainPeriod)),
+            s.Get(FrontLimitSettings.DrainPeriod),
+            s.Get(FrontLimitSettings.HealthPath)),
         new WorkerPoolConfig(
             s.Get(WorkerProcessSettings.Workers),
             s.Get(WorkerProcessSettings.WorkerClass),

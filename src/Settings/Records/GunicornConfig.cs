@@ -44,7 +44,8 @@ public sealed record LimitsConfig(
     bool ResponseBuffering,
     long ResponseBufferSize,
     int RequestQueueSize,
-    double DrainPeriodSeconds);
+    double DrainPeriodSeconds,
+    string? HealthPath);
 
 /// <summary>The worker pool the arbiter supervises.</summary>
 public sealed record WorkerPoolConfig(

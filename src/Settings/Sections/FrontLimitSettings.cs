@@ -120,6 +120,24 @@ public static class FrontLimitSettings
         Type = Quantities.Seconds,
         Default = 0,
         Rules = [Rules.AtLeast(0.0)],
-        Doc = "On TERM, keep serving this long with the health endpoint answering 503 before the listeners close (for load balancers).",
+        Doc = """
+            On TERM, keep serving this long before the listeners close: `health_path` answers 503 and every response
+            says `Connection: close`, so load balancers and Kubernetes move traffic away without a failed request.
+            """,
+    };
+
+    public static readonly Setting<string?> HealthPath = new()
+    {
+        Key = "health_path",
+        Section = Section.FrontLimits,
+        Cli = ["--health-path"],
+        Meta = "PATH",
+        Type = Scalars.OptionalText,
+        Default = null,
+        Rules = [new Rule<string?>(v => v is null || v.StartsWith('/'), v => $"must start with '/', got \"{v}\".")],
+        Doc = """
+            A URL path the front answers itself, never forwarded: 200 `ok` while at least one worker is ready, 503
+            while none is or while draining after TERM. Unset: no health endpoint (the path goes to the app).
+            """,
     };
 }

@@ -43,6 +43,45 @@ public class SignalTests
     }
 
     [Fact]
+    public async Task TermWithADrainPeriod_ReportsUnhealthy_KeepsServing_ThenStops_WithoutAFailedRequest()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "--drain-period", "2", "--health-path", "/healthz", "@echo"]);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await server.Client.GetAsync("/healthz")).StatusCode);
+        var answered = 0;
+        var failed = new List<int>();
+        var closedAt = TimeSpan.Zero;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var load = Task.Run(async () =>
+        {
+            while (true)
+            {
+                try
+                {
+                    var response = await server.Client.GetAsync("/pid");
+                    if (response.IsSuccessStatusCode) { Interlocked.Increment(ref answered); }
+                    else { lock (failed) { failed.Add((int)response.StatusCode); } }
+                }
+                catch (HttpRequestException)
+                {
+                    closedAt = watch.Elapsed; // the listeners are closed: the drain is over
+                    return;
+                }
+            }
+        });
+        await Eventually.True(() => answered > 20, Deadline, "load");
+        var termAt = watch.Elapsed;
+        server.Signal(Signals.TERM);
+        await server.WaitForLogAsync("Draining for 2 s", Deadline);
+        var health = await server.Client.GetAsync("/healthz");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.True(health.Headers.ConnectionClose);
+        await load;
+        Assert.Empty(failed);
+        Assert.True(closedAt - termAt >= TimeSpan.FromSeconds(1.9), $"listeners closed {closedAt - termAt} after TERM");
+        Assert.Equal(0, await server.WaitForExitAsync(Deadline));
+    }
+
+    [Fact]
     public async Task Int_StopsFast_AndExitsZero()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "2", "@echo"]);
