@@ -28,6 +28,60 @@ public class ReloadTests
     }
 
     [Fact]
+    public async Task FiveReloads_UnderThirtySecondsOfLoad_ChangeTheVersion_WithoutAFailedRequest()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload5-").FullName;
+        var module = Path.Combine(dir, "versioned.py");
+        WriteApp(module, "v0");
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", "/usr/bin/python3", "--chdir", dir, "-w", "2", "--graceful-timeout", "5", "versioned:app"], dir);
+        var failures = new List<string>();
+        var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var load = Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var response = await server.Client.GetAsync("/");
+                if (!response.IsSuccessStatusCode)
+                {
+                    lock (failures) { failures.Add($"{(int)response.StatusCode}"); }
+                }
+            }
+        })));
+        for (var version = 1; version <= 5; version++)
+        {
+            var before = server.WorkerPids().ToHashSet();
+            WriteApp(module, $"v{version}");
+            var from = server.LineCount;
+            server.Signal(Signals.HUP);
+            await server.WaitForLogAsync($"Reload complete: generation {version + 1} serving", Deadline, from);
+            // After the switch, every response comes from the new version.
+            for (var i = 0; i < 10; i++)
+            {
+                Assert.Equal($"v{version}", await server.Client.GetStringAsync("/"));
+            }
+            // The old generation is gone within graceful_timeout (5 s) plus the kill grace.
+            await Eventually.True(() => before.All(pid => !ProcessTree.IsAlive(pid)), TimeSpan.FromSeconds(7), $"generation {version} to exit");
+        }
+        await load;
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task LongRequest_InFlightDuringReload_CompletesOnTheOldGeneration()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--log-level", "debug", "@echo"]);
+        var oldWorker = server.WorkerPids().Single();
+        var slow = server.Client.GetAsync("/sleep?seconds=5");
+        await server.WaitForLogAsync("Sleeping 5 s", Deadline);
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync("Reload complete: generation 2 serving", Deadline);
+        var response = await slow;
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.EndsWith($"in {oldWorker}\n", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Hup_WithAnInvalidConfig_LogsEveryErrorWithItsPosition_AndKeepsServing()
     {
         var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload-").FullName;
