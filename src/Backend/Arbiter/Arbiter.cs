@@ -126,33 +126,6 @@ public sealed partial class Arbiter
         }
     }
 
-    private object HandleControl(ControlRequest request)
-    {
-        switch (request.Command)
-        {
-            case "reload":
-                ErrorLog.Info("Reload requested over the control socket");
-                Reload();
-                return new { started = _pendingGeneration is not null, generation = _pendingGeneration ?? _servingGeneration, lastReload = _lastReload };
-            case "scale" when request.Argument is { } count and >= 0:
-                ChangeWorkerCount(count);
-                return new { workers = _targetWorkers };
-            default:
-                return Status();
-        }
-    }
-
-    private ArbiterStatus Status() => new(
-        Environment.ProcessId,
-        _targetWorkers,
-        _servingGeneration,
-        _pendingGeneration,
-        _workers.OrderBy(w => w.Age).Select(w => new WorkerStatus(
-            w.Pid, w.Generation, w.Age, w.State.ToString().ToLowerInvariant(),
-            Math.Round(Stopwatch.GetElapsedTime(w.StartedAt).TotalSeconds, 1), w.RequestsServed, _front.InFlight(w.Key))).ToList(),
-        _lastExit,
-        _lastReload);
-
     /// <summary>The worker served max_requests: start its replacement now, retire it when the replacement is ready.</summary>
     private void OnMaxRequests(WorkerHandle worker)
     {

@@ -131,16 +131,20 @@ public class WsgiTests
         await Eventually.True(async () => (await server.Client.GetAsync("/")).IsSuccessStatusCode, Deadline, "recovery once the deploy is fixed");
     }
 
-    [SkippableFact]
-    public async Task FlaskApp_ServesPagesAndForms()
+    /// <summary>The sample apps, unmodified, on Debian's python3-flask and python3-django.</summary>
+    [SkippableTheory]
+    [InlineData("flask", "flask", "app:app", "Flask on gunicorn-net")]
+    [InlineData("django", "django", "mysite.wsgi", "Django on gunicorn-net")]
+    public async Task SampleApp_ServesPagesAndForms(string package, string sample, string target, string heading)
     {
-        Skip.IfNot(Directory.Exists("/usr/lib/python3/dist-packages/flask"), "Debian's python3-flask is not installed.");
+        Skip.IfNot(Directory.Exists($"/usr/lib/python3/dist-packages/{package}"), $"Debian's python3-{package} is not installed.");
         await using var server = await GunicornServer.StartAsync(
-            ["--python", DebianPython, "--chdir", RepoPaths.Combine("samples", "flask"), "app:app"]);
-        Assert.Contains("Flask on gunicorn-net", await server.Client.GetStringAsync("/"));
+            ["--python", DebianPython, "--chdir", RepoPaths.Combine("samples", sample), target]);
+        Assert.Contains(heading, await server.Client.GetStringAsync("/"));
         var posted = await server.Client.PostAsync("/form", new FormUrlEncodedContent([KeyValuePair.Create("name", "Ann")]));
         Assert.Equal("Hello, Ann!", await posted.Content.ReadAsStringAsync());
     }
+
 
     [Fact]
     public async Task PythonHooks_RunWithGunicornsArguments()
@@ -161,16 +165,6 @@ public class WsgiTests
             File.ReadAllLines(record));
     }
 
-    [SkippableFact]
-    public async Task DjangoApp_ServesPagesAndForms()
-    {
-        Skip.IfNot(Directory.Exists("/usr/lib/python3/dist-packages/django"), "Debian's python3-django is not installed.");
-        await using var server = await GunicornServer.StartAsync(
-            ["--python", DebianPython, "--chdir", RepoPaths.Combine("samples", "django"), "mysite.wsgi"]);
-        Assert.Contains("Django on gunicorn-net", await server.Client.GetStringAsync("/"));
-        var posted = await server.Client.PostAsync("/form", new FormUrlEncodedContent([KeyValuePair.Create("name", "Ann")]));
-        Assert.Equal("Hello, Ann!", await posted.Content.ReadAsStringAsync());
-    }
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
     {
