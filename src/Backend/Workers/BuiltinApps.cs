@@ -7,7 +7,7 @@ namespace Gunicorn.Backend.Workers;
 /// <summary>
 /// Apps compiled into the worker, named with '@' (never a valid Python module): <c>@hello</c>, the default, answers
 /// every request with a greeting; <c>@echo</c> is a diagnostic app (echo, sleep, pid) for trying a deployment and
-/// for the integration tests: <c>/pid</c>, <c>/env?name=</c>, <c>/print?text=</c> (to stdout), <c>/sleep?seconds=</c>,
+/// for the integration tests: <c>/pid</c>, <c>/env?name=</c>, <c>/bytes?count=</c>, <c>/print?text=</c> (to stdout), <c>/sleep?seconds=</c>,
 /// and anything else echoed back as JSON. Not for production traffic.
 /// </summary>
 public static class BuiltinApps
@@ -29,6 +29,7 @@ public static class BuiltinApps
             case Echo:
                 app.MapGet("/pid", () => Environment.ProcessId.ToString());
                 app.MapGet("/env", (string name) => Environment.GetEnvironmentVariable(name) ?? "");
+                app.MapGet("/bytes", (int count) => Results.Bytes(new byte[count], "application/octet-stream"));
                 app.MapGet("/print", (string text) =>
                 {
                     Console.Out.WriteLine(text);

@@ -1,4 +1,5 @@
 using System.Net;
+using Gunicorn.Front.Buffering;
 using Gunicorn.Settings.Records;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -42,6 +43,40 @@ public sealed class ForwardingHandler(
         }
         context.Features.Set(identity);
 
+        // Slow clients must not hold workers: the body is read before a worker is chosen.
+        var (requestBuffer, refusal) = await RequestBuffer.ReadAsync(context, config.Limits);
+        if (refusal is { } status)
+        {
+            context.Response.StatusCode = status;
+            context.Response.Headers.Connection = "close";
+            return;
+        }
+        await using var requestBody = requestBuffer;
+        var responseBuffer = config.Limits.ResponseBuffering
+            ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize)
+            : null;
+        if (responseBuffer is null)
+        {
+            await ForwardAsync(context);
+            return;
+        }
+        context.Features.Set(responseBuffer);
+        context.Response.Body = responseBuffer;
+        try
+        {
+            await ForwardAsync(context);
+        }
+        finally
+        {
+            context.Response.Body = responseBuffer.Client;
+            Gunicorn.Backend.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
+            await responseBuffer.DisposeAsyncAfter(() => responseBuffer.SendBufferedAsync(context.RequestAborted));
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context)
+    {
+        var buffered = context.Features.Get<BufferedResponseBody>();
         WorkerDispatcher.Slot? previous = null;
         for (var attempt = 1; ; attempt++)
         {
@@ -62,7 +97,7 @@ public sealed class ForwardingHandler(
                 inFlight.Remove(slot.Key, entry);
                 dispatcher.Release(slot);
             }
-            if (error == ForwarderError.None || context.Response.HasStarted)
+            if (error == ForwarderError.None || context.Response.HasStarted || buffered?.HasContent == true)
             {
                 return;
             }

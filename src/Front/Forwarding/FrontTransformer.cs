@@ -55,6 +55,13 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
     {
         var result = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         httpContext.Response.Headers.Remove("Server");
+        // nginx's switch for streaming responses (server-sent events): consumed here, not passed to the client.
+        if (httpContext.Response.Headers.Remove("X-Accel-Buffering", out var buffering)
+            && string.Equals(buffering.ToString(), "no", StringComparison.OrdinalIgnoreCase)
+            && httpContext.Features.Get<Buffering.BufferedResponseBody>() is { } buffered)
+        {
+            await buffered.StreamFromNowOnAsync(cancellationToken);
+        }
         return result;
     }
 

@@ -1,0 +1,90 @@
+namespace Gunicorn.Front.Buffering;
+
+/// <summary>
+/// Response buffering: stands in for the response body while a worker answers, taking the response at local speed
+/// (memory, then a temporary file) so the worker is free at once; the front then sends it to the client at the
+/// client's pace. A worker response with <c>X-Accel-Buffering: no</c> switches to streaming (server-sent events).
+/// </summary>
+public sealed class BufferedResponseBody(Stream client, long memoryLimit) : Stream
+{
+    private readonly SpillingBuffer _buffer = new(memoryLimit);
+    private bool _streaming;
+
+    public Stream Client { get; } = client;
+
+    /// <summary>True once any byte was taken: a failed forward can no longer be retried.</summary>
+    public bool HasContent => _buffer.Length > 0 || _streaming;
+
+    /// <summary>From now on, writes go straight to the client (what was buffered goes first).</summary>
+    public async Task StreamFromNowOnAsync(CancellationToken cancellationToken)
+    {
+        await SendBufferedAsync(cancellationToken);
+        _streaming = true;
+    }
+
+    /// <summary>Sends what was buffered to the client, at the client's pace.</summary>
+    public async Task SendBufferedAsync(CancellationToken cancellationToken)
+    {
+        if (_buffer.Length > 0 && !_streaming)
+        {
+            await _buffer.OpenRead().CopyToAsync(Client, cancellationToken);
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_streaming)
+        {
+            await Client.WriteAsync(buffer, cancellationToken);
+        }
+        else
+        {
+            await _buffer.WriteAsync(buffer, cancellationToken);
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) =>
+        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        _streaming ? Client.FlushAsync(cancellationToken) : Task.CompletedTask;
+
+    public override void Flush()
+    {
+        if (_streaming)
+        {
+            Client.Flush();
+        }
+    }
+
+    /// <summary>Runs <paramref name="send"/> (the buffered response going out), then releases the buffer.</summary>
+    public async Task DisposeAsyncAfter(Func<Task> send)
+    {
+        try
+        {
+            await send();
+        }
+        finally
+        {
+            await DisposeAsync();
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _buffer.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

@@ -1,0 +1,61 @@
+using Gunicorn.Settings.Records;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Gunicorn.Front.Buffering;
+
+/// <summary>
+/// Request buffering: the whole body is read at the front, at the client's pace, before a worker is chosen, so a slow
+/// upload never holds a sync worker. The worker then gets the body with a Content-Length. Trailers are checked too:
+/// fields that frame or route a message are not allowed there (RFC 9110 section 6.5.1).
+/// </summary>
+public static class RequestBuffer
+{
+    private static readonly string[] ForbiddenTrailers =
+        ["Host", "Content-Length", "Transfer-Encoding", "Content-Type", "Content-Encoding", "Content-Range", "Trailer",
+         "Authorization", "Cookie", "Set-Cookie", "Cache-Control", "Expect", "Max-Forwards", "Pragma", "Range", "TE"];
+
+    /// <summary>Null when the request has no body or buffering is off; otherwise the buffer, or an error status.</summary>
+    public static async Task<(SpillingBuffer? Buffer, int? Refusal)> ReadAsync(HttpContext context, LimitsConfig limits)
+    {
+        var request = context.Request;
+        var hasBody = request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding");
+        if (!limits.RequestBuffering || !hasBody)
+        {
+            return (null, null);
+        }
+        Gunicorn.Backend.Logging.ErrorLog.Debug($"Buffering the request body of {request.Method} {request.Path} before choosing a worker");
+        var buffer = new SpillingBuffer(limits.RequestBufferSize);
+        var chunk = new byte[64 * 1024];
+        while (true)
+        {
+            // client_body_timeout: the longest pause between two reads, as nginx.
+            using var pause = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            pause.CancelAfter(TimeSpan.FromSeconds(limits.BodyTimeoutSeconds));
+            int read;
+            try
+            {
+                read = await request.Body.ReadAsync(chunk, pause.Token);
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                await buffer.DisposeAsync();
+                return (null, StatusCodes.Status408RequestTimeout);
+            }
+            if (read == 0)
+            {
+                break;
+            }
+            await buffer.WriteAsync(chunk.AsMemory(0, read), context.RequestAborted);
+        }
+        var trailers = context.Features.Get<IHttpRequestTrailersFeature>();
+        if (trailers is { Available: true } && trailers.Trailers.Keys.Any(k => ForbiddenTrailers.Contains(k, StringComparer.OrdinalIgnoreCase)))
+        {
+            await buffer.DisposeAsync();
+            return (null, StatusCodes.Status400BadRequest);
+        }
+        request.Body = buffer.OpenRead();
+        request.Headers.Remove("Transfer-Encoding");
+        request.ContentLength = buffer.Length;
+        return (buffer, null);
+    }
+}

@@ -1,0 +1,51 @@
+namespace Gunicorn.Front.Buffering;
+
+/// <summary>
+/// A write-then-read buffer that keeps up to a threshold in memory and spills the rest to a temporary file, deleted
+/// when disposed (nginx's client_body_buffer_size and proxy_buffers, with temp files behind them).
+/// </summary>
+public sealed class SpillingBuffer(long memoryLimit) : IAsyncDisposable
+{
+    private MemoryStream? _memory = new();
+    private FileStream? _file;
+
+    public long Length => _file?.Length ?? _memory!.Length;
+
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (_file is null && _memory!.Length + data.Length > memoryLimit)
+        {
+            // FileOptions.DeleteOnClose: the file is gone however the request ends.
+            _file = new FileStream(Path.Combine(Path.GetTempPath(), $"gunicorn-net-buffer-{Guid.NewGuid():N}"),
+                FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+            _memory.Position = 0;
+            await _memory.CopyToAsync(_file, cancellationToken);
+            _memory = null;
+        }
+        if (_file is not null)
+        {
+            await _file.WriteAsync(data, cancellationToken);
+        }
+        else
+        {
+            _memory!.Write(data.Span);
+        }
+    }
+
+    /// <summary>A stream over everything written, from the start.</summary>
+    public Stream OpenRead()
+    {
+        Stream stream = _file is not null ? _file : _memory!;
+        stream.Position = 0;
+        return stream;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_file is not null)
+        {
+            await _file.DisposeAsync();
+        }
+        _memory?.Dispose();
+    }
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Front;
+
+/// <summary>Request and response buffering: with one sync worker, slow clients never hold it.</summary>
+public class SlowClientTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task SlowUpload_DoesNotHoldTheOnlyWorker()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--log-level", "debug", "@echo"]);
+        using var uploader = new TcpClient();
+        await uploader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        var stream = uploader.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf-"));
+        await server.WaitForLogAsync("Buffering the request body of POST /upload", Deadline);
+        // While the upload is incomplete, another client is served at once.
+        var watch = Stopwatch.StartNew();
+        Assert.True((await server.Client.GetAsync("/pid")).IsSuccessStatusCode);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed}");
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("done!"));
+        var reply = new byte[4096];
+        var read = await stream.ReadAsync(reply).AsTask().WaitAsync(Deadline);
+        var text = Encoding.ASCII.GetString(reply, 0, read);
+        Assert.StartsWith("HTTP/1.1 200", text);
+        Assert.Contains(Convert.ToBase64String("half-done!"u8.ToArray()), text);
+    }
+
+    [Fact]
+    public async Task SlowReader_OfALargeResponse_DoesNotHoldTheOnlyWorker()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--log-level", "debug", "@echo"]);
+        using var reader = new TcpClient { ReceiveBufferSize = 4096 };
+        await reader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        // Ask for 8 MiB and read none of it: the kernel buffers fill, the front holds the rest.
+        await reader.GetStream().WriteAsync(Encoding.ASCII.GetBytes("GET /bytes?count=8388608 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        // Without response buffering the worker would still be writing to a client that does not read.
+        await server.WaitForLogAsync("The worker has answered GET /bytes; sending the buffered response", Deadline);
+        var watch = Stopwatch.StartNew();
+        await Eventually.True(async () => (await server.Client.GetAsync("/pid")).IsSuccessStatusCode, Deadline, "another request to be served");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
+        // The slow reader still gets every byte.
+        var total = 0L;
+        var buffer = new byte[65536];
+        var stream = reader.GetStream();
+        while (total < 8388608)
+        {
+            var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(Deadline);
+            if (read == 0)
+            {
+                break;
+            }
+            total += read;
+        }
+        Assert.True(total >= 8388608, $"read {total} bytes");
+    }
+}
