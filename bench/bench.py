@@ -280,4 +280,6 @@ if __name__ == "__main__":
         json.dump(data, f, indent=1)
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
         f.write(report(data))
+        with open(os.path.join(ROOT, "bench", "analysis.md")) as analysis:
+            f.write("\n" + analysis.read())
     print("wrote docs/benchmarks.md")

@@ -22,17 +22,6 @@ public sealed class WorkerDispatcher(int queueLimit)
     private Slot[] _slots = [];
     private uint _turn;
 
-    public int Waiting
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _waiting.Count;
-            }
-        }
-    }
-
     public bool HasWorkers => Volatile.Read(ref _slots).Length > 0;
 
     public void Publish(IReadOnlyList<WorkerEndpoint> ready)
@@ -89,14 +78,6 @@ public sealed class WorkerDispatcher(int queueLimit)
         {
             slot.InFlight--;
             ServeWaiting();
-        }
-    }
-
-    public int InFlight(string key)
-    {
-        lock (_gate)
-        {
-            return _slots.FirstOrDefault(s => s.Key == key)?.InFlight ?? 0;
         }
     }
 
