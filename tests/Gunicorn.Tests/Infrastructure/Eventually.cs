@@ -5,6 +5,9 @@ namespace Gunicorn.Tests.Infrastructure;
 /// <summary>Waits for a condition with a deadline, polling; never a fixed sleep. Fails with the caller's description.</summary>
 public static class Eventually
 {
+    /// <summary>How often a condition is polled while its deadline has not passed.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
+
     public static async Task<T> Get<T>(Func<Task<T?>> probe, TimeSpan deadline, string what) where T : class
     {
         var watch = Stopwatch.StartNew();
@@ -18,7 +21,7 @@ public static class Eventually
             {
                 throw new TimeoutException($"Timed out after {deadline.TotalSeconds:0.#} s waiting for {what}.");
             }
-            await Task.Delay(25);
+            await Task.Delay(PollInterval);
         }
     }
 

@@ -126,7 +126,7 @@ public sealed partial class GunicornServer : IAsyncDisposable
             {
                 throw new TimeoutException($"No log line matched /{pattern}/ within {deadline.TotalSeconds:0.#} s. Log:\n{Log}");
             }
-            await Task.Delay(20);
+            await Task.Delay(Eventually.PollInterval);
         }
     }
 
