@@ -31,7 +31,10 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
         return worker;
     }
 
-    private ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle)
+    private ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle) =>
+        AspNetCoreApp.IsAspNetCoreApp(info.App) ? AspNetCoreApp.StartInfo(info, pipeHandle, rawEnv) : OwnWorkerStartInfo(info, pipeHandle);
+
+    private ProcessStartInfo OwnWorkerStartInfo(WorkerStartInfo info, string pipeHandle)
     {
         var (fileName, leadingArgs) = CurrentExecutable();
         var start = new ProcessStartInfo(fileName) { UseShellExecute = false };

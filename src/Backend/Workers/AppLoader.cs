@@ -9,7 +9,8 @@ namespace Gunicorn.Backend.Workers;
 
 /// <summary>
 /// Puts the configured app behind the worker's socket: a built-in app (<c>@hello</c>, <c>@echo</c>) or a Python
-/// WSGI app (<c>module:callable</c>). The seam for ASP.NET Core apps (<c>App.dll</c>) and ASGI apps is here.
+/// WSGI app (<c>module:callable</c>). ASP.NET Core apps (<c>App.dll</c>) do not come here: the arbiter runs them
+/// with <c>dotnet</c> and an injected startup hook (Arbiter/AspNetCoreApp.cs). The seam for ASGI apps is here.
 /// </summary>
 internal static class AppLoader
 {
@@ -23,11 +24,6 @@ internal static class AppLoader
                 return null;
             }
             ErrorLog.Error($"App failed to load: no app named \"{info.App}\" in this build. Built-in apps: {BuiltinApps.Hello}, {BuiltinApps.Echo}.");
-            return WorkerContract.AppLoadError;
-        }
-        if (info.App.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-        {
-            ErrorLog.Error($"App failed to load: {info.App}: hosting ASP.NET Core apps is not available in this build yet. Use module:callable for a WSGI app.");
             return WorkerContract.AppLoadError;
         }
         return await MapWsgiAsync(app, info, hooks);

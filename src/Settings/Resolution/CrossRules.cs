@@ -44,6 +44,17 @@ internal static class CrossRules
             RequireExisting(settings, file, File.Exists, "file", errors);
         }
         RequireExisting(settings, ServerMechanicsSettings.Chdir, Directory.Exists, "directory", errors);
+        if (settings.Get(ConfigFileSettings.WsgiApp) is { } app && app.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            var origin = settings[ConfigFileSettings.WsgiApp].Origin;
+            var chdir = settings[ServerMechanicsSettings.Chdir];
+            var path = Path.GetFullPath(app, chdir.Origin.ResolvePath((string)chdir.Value!));
+            if (!File.Exists(path))
+            {
+                errors.Add(new SettingsError(origin, ConfigFileSettings.WsgiApp.Key,
+                    $"ASP.NET Core app \"{path}\" does not exist. Build it (dotnet build) and name its .dll, relative to chdir."));
+            }
+        }
         foreach (var hook in MasterOnlyHooks)
         {
             if (settings.Get(hook) is { Kind: HookKind.Python } python)

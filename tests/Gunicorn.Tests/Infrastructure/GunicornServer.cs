@@ -130,8 +130,9 @@ public sealed partial class GunicornServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The master's workers: gunicorn-net workers by their title, ASP.NET Core apps by their dll (hook commands are not).</summary>
     public IReadOnlyList<int> WorkerPids() =>
-        ProcessTree.Children(Pid).Where(pid => ProcessTree.Title(pid).Contains("worker")).ToList();
+        ProcessTree.Children(Pid).Where(pid => ProcessTree.Title(pid) is var title && (title.Contains("worker") || title.EndsWith(".dll"))).ToList();
 
     public void Signal(int signal) => Signals.Send(Pid, signal);
 

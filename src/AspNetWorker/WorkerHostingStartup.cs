@@ -1,0 +1,111 @@
+using System.IO.Pipes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+[assembly: HostingStartup(typeof(Gunicorn.AspNetWorker.WorkerHostingStartup))]
+
+namespace Gunicorn.AspNetWorker;
+
+/// <summary>
+/// The worker contract for an unmodified ASP.NET Core app: listen on the worker's Unix socket (the master sets
+/// ASPNETCORE_URLS), write "ready" to the master's pipe once started, heartbeat with the request count, and ask for
+/// recycling at max_requests. TERM is the host's own graceful stop. Kept free of gunicorn-net's other assemblies:
+/// it is loaded into the app's process.
+/// </summary>
+public sealed class WorkerHostingStartup : IHostingStartup
+{
+    public void Configure(IWebHostBuilder builder)
+    {
+        var pipeHandle = Environment.GetEnvironmentVariable("GUNICORN_NET_WORKER_PIPE");
+        if (pipeHandle is null)
+        {
+            return;
+        }
+        Environment.SetEnvironmentVariable("GUNICORN_NET_WORKER_PIPE", null);
+        var maxRequests = long.TryParse(Environment.GetEnvironmentVariable("GUNICORN_NET_MAX_REQUESTS"), out var max) ? max : 0;
+        var interval = double.TryParse(Environment.GetEnvironmentVariable("GUNICORN_NET_HEARTBEAT_SECONDS"),
+            System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : 1;
+        var pipe = new MasterPipe(pipeHandle, maxRequests);
+        builder.ConfigureServices(services =>
+        {
+            services.AddSingleton(pipe);
+            services.AddSingleton<IStartupFilter>(new CountingStartupFilter(pipe));
+            services.AddHostedService(provider => new ReadyReporter(pipe, provider.GetRequiredService<IHostApplicationLifetime>(), TimeSpan.FromSeconds(interval)));
+        });
+    }
+
+    private sealed class CountingStartupFilter(MasterPipe pipe) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                try
+                {
+                    await nextMiddleware(context);
+                }
+                finally
+                {
+                    pipe.CountRequest();
+                }
+            });
+            next(app);
+        };
+    }
+
+    private sealed class ReadyReporter(MasterPipe pipe, IHostApplicationLifetime lifetime, TimeSpan interval) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            lifetime.ApplicationStarted.Register(() => pipe.ReportReady(interval, lifetime.StopApplication));
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
+
+/// <summary>The same pipe protocol as gunicorn-net's own workers (Contract/WorkerContract.cs): ready, hb N, recycle.</summary>
+public sealed class MasterPipe(string handle, long maxRequests)
+{
+    private readonly AnonymousPipeClientStream _pipe = new(PipeDirection.Out, handle);
+    private readonly Lock _gate = new();
+    private long _served;
+    private Timer? _heartbeat;
+    private Action? _onMasterGone;
+
+    public void ReportReady(TimeSpan interval, Action onMasterGone)
+    {
+        _onMasterGone = onMasterGone;
+        Send("ready");
+        _heartbeat = new Timer(_ => Send("hb " + Interlocked.Read(ref _served)), null, interval, interval);
+    }
+
+    public void CountRequest()
+    {
+        if (Interlocked.Increment(ref _served) == maxRequests)
+        {
+            Send("recycle");
+        }
+    }
+
+    private void Send(string line)
+    {
+        try
+        {
+            lock (_gate)
+            {
+                _pipe.Write(System.Text.Encoding.ASCII.GetBytes(line + "\n"));
+                _pipe.Flush();
+            }
+        }
+        catch (IOException)
+        {
+            _heartbeat?.Dispose();
+            _onMasterGone?.Invoke();
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.Net;
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Backend;
+
+/// <summary>An unmodified ASP.NET Core app (samples/aspnet, built by the solution) as the workers' app.</summary>
+public class AspNetCoreAppTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private static readonly string SampleApp = Path.Combine(AppContext.BaseDirectory, "SampleApp.dll");
+
+    [Fact]
+    public async Task UnmodifiedApp_ServesThroughTheFront_AndIsRecycledAtMaxRequests_WithoutAFailedRequest()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "--max-requests", "10", SampleApp]);
+        Assert.Equal("Hello from ASP.NET Core", await server.Client.GetStringAsync("/"));
+        var first = server.WorkerPids().ToHashSet();
+        Assert.Equal(2, first.Count);
+        var failures = 0;
+        var clients = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                if (!(await server.Client.GetAsync("/pid")).IsSuccessStatusCode)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        }));
+        await Task.WhenAll(clients);
+        Assert.Equal(0, failures);
+        Assert.Contains("Autorestarting worker after current request.", server.Log);
+        await Eventually.True(() => first.All(pid => !ProcessTree.IsAlive(pid)), Deadline, "the first workers to be recycled");
+    }
+
+    [Fact]
+    public async Task StoppedAppWorker_IsKilledOnTimeout_With504_AndReplaced()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--timeout", "2", SampleApp]);
+        var worker = server.WorkerPids().Single();
+        Signals.Send(worker, Signals.STOP);
+        var response = await server.Client.GetAsync("/pid");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        await server.WaitForLogAsync($@"WORKER TIMEOUT \(pid:{worker}\)", Deadline);
+        await Eventually.True(() => !ProcessTree.IsAlive(worker) && server.WorkerPids().Count == 1, Deadline, "a replacement");
+        await Eventually.True(async () => (await server.Client.GetAsync("/")).IsSuccessStatusCode, Deadline, "service again");
+    }
+}
