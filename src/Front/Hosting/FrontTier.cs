@@ -38,13 +38,13 @@ public sealed class FrontTier : IFront, IAsyncDisposable
             {
                 foreach (var fd in SocketActivated)
                 {
-                    kestrel.ListenHandle((ulong)fd);
+                    kestrel.ListenHandle((ulong)fd, listen => TlsSetup.Apply(listen, config.Listeners));
                 }
                 return;
             }
             foreach (var bind in config.Listeners.Bind)
             {
-                ListenerBinder.Bind(kestrel, bind);
+                ListenerBinder.Bind(kestrel, bind, config.Listeners);
             }
         });
         builder.WebHost.UseSockets(sockets => sockets.Backlog = config.Listeners.Backlog);

@@ -1,4 +1,5 @@
 using System.Net;
+using Gunicorn.Settings.Records;
 using Gunicorn.Settings.Types;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -7,18 +8,18 @@ namespace Gunicorn.Front.Listeners;
 /// <summary>Opens one Kestrel listener per bind address.</summary>
 public static class ListenerBinder
 {
-    public static void Bind(KestrelServerOptions kestrel, BindAddress bind)
+    public static void Bind(KestrelServerOptions kestrel, BindAddress bind, ListenerConfig listeners)
     {
         switch (bind.Kind)
         {
             case BindKind.Unix:
-                kestrel.ListenUnixSocket(bind.Path);
+                kestrel.ListenUnixSocket(bind.Path, listen => TlsSetup.Apply(listen, listeners));
                 break;
             case BindKind.FileDescriptor:
-                kestrel.ListenHandle((ulong)bind.Fd);
+                kestrel.ListenHandle((ulong)bind.Fd, listen => TlsSetup.Apply(listen, listeners));
                 break;
             default:
-                kestrel.Listen(ResolveHost(bind.Host), bind.Port);
+                kestrel.Listen(ResolveHost(bind.Host), bind.Port, listen => TlsSetup.Apply(listen, listeners));
                 break;
         }
     }

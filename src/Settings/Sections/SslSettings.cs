@@ -58,6 +58,13 @@ public static class SslSettings
         Meta = "CIPHERS",
         Type = Scalars.OptionalText,
         Default = null,
-        Doc = "OpenSSL cipher list for TLS 1.2. Unset: the TLS 1.2+ AEAD suites only (no CBC).",
+        Rules = [new Rule<string?>(
+            v => v is null || v.Split(':', StringSplitOptions.RemoveEmptyEntries).All(n => Enum.TryParse<System.Net.Security.TlsCipherSuite>(n.Trim(), out _)),
+            v => $"contains a cipher suite that is not an IANA name: \"{v}\".",
+            "Write IANA names separated by ':', e.g. TLS_AES_128_GCM_SHA256:TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.")],
+        Doc = """
+            The TLS cipher suites, as IANA names separated by ':' (e.g. `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`).
+            Unset: TLS 1.3 suites and the TLS 1.2 ECDHE suites with AES-GCM or ChaCha20 only (no CBC).
+            """,
     };
 }
