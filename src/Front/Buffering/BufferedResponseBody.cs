@@ -5,7 +5,7 @@ namespace Gunicorn.Front.Buffering;
 /// (memory, then a temporary file) so the worker is free at once; the front then sends it to the client at the
 /// client's pace. A worker response with <c>X-Accel-Buffering: no</c> switches to streaming (server-sent events).
 /// </summary>
-public sealed class BufferedResponseBody(Stream client, long memoryLimit) : Stream
+public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSpan sendTimeout) : Stream
 {
     private readonly SpillingBuffer _buffer = new(memoryLimit);
     private bool _streaming;
@@ -22,13 +22,26 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit) : Stre
         _streaming = true;
     }
 
-    /// <summary>Sends what was buffered to the client, at the client's pace.</summary>
+    /// <summary>
+    /// Sends what was buffered to the client, at the client's pace, but never slower than send_timeout per write:
+    /// a client that stops reading is cut off (nginx's send_timeout; Kestrel's data rate check misses such readers).
+    /// </summary>
     public async Task SendBufferedAsync(CancellationToken cancellationToken)
     {
-        if (_buffer.Length > 0 && !_streaming)
+        if (_buffer.Length == 0 || _streaming)
         {
-            await _buffer.OpenRead().CopyToAsync(Client, cancellationToken);
+            return;
         }
+        var source = _buffer.OpenRead();
+        var chunk = new byte[64 * 1024];
+        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        int read;
+        while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            stalled.CancelAfter(sendTimeout);
+            await Client.WriteAsync(chunk.AsMemory(0, read), stalled.Token);
+        }
+        stalled.CancelAfter(Timeout.InfiniteTimeSpan);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

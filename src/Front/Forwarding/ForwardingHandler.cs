@@ -53,7 +53,7 @@ public sealed class ForwardingHandler(
         }
         await using var requestBody = requestBuffer;
         var responseBuffer = config.Limits.ResponseBuffering
-            ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize)
+            ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize, TimeSpan.FromSeconds(config.Limits.SendTimeoutSeconds))
             : null;
         if (responseBuffer is null)
         {
@@ -70,7 +70,19 @@ public sealed class ForwardingHandler(
         {
             context.Response.Body = responseBuffer.Client;
             Gunicorn.Backend.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
-            await responseBuffer.DisposeAsyncAfter(() => responseBuffer.SendBufferedAsync(context.RequestAborted));
+            await responseBuffer.DisposeAsyncAfter(async () =>
+            {
+                try
+                {
+                    await responseBuffer.SendBufferedAsync(context.RequestAborted);
+                }
+                catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+                {
+                    Gunicorn.Backend.Logging.ErrorLog.Info(
+                        $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
+                    context.Abort();
+                }
+            });
         }
     }
 

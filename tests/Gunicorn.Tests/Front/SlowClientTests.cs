@@ -59,4 +59,30 @@ public class SlowClientTests
         }
         Assert.True(total >= 8388608, $"read {total} bytes");
     }
+
+    [Fact]
+    public async Task ClientThatStopsReading_IsCutOffAfterSendTimeout()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--send-timeout", "1", "@echo"]);
+        using var reader = new TcpClient { ReceiveBufferSize = 4096 };
+        await reader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        await reader.GetStream().WriteAsync(Encoding.ASCII.GetBytes("GET /bytes?count=33554432 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        await server.WaitForLogAsync(@"read /bytes too slowly; closed after send_timeout \(1 s\)", Deadline);
+        // What reached the socket buffers can still be read; then the connection ends short of 32 MiB.
+        var total = 0L;
+        var buffer = new byte[65536];
+        try
+        {
+            int read;
+            while ((read = await reader.GetStream().ReadAsync(buffer).AsTask().WaitAsync(Deadline)) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (IOException)
+        {
+            // A reset is as good as a close here.
+        }
+        Assert.True(total < 33554432, $"read {total} bytes");
+    }
 }
