@@ -26,6 +26,7 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
     /// Sends what was buffered to the client, at the client's pace, but never slower than send_timeout per write:
     /// a client that stops reading is cut off (nginx's send_timeout; Kestrel's data rate check misses such readers).
     /// </summary>
+    /// <exception cref="TimeoutException">The client took longer than send_timeout to accept one write.</exception>
     public async Task SendBufferedAsync(CancellationToken cancellationToken)
     {
         if (_buffer.Length == 0 || _streaming)
@@ -34,14 +35,22 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
         }
         var source = _buffer.OpenRead();
         var chunk = new byte[64 * 1024];
-        using var stalled = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The timer alone tells a stalled client from an aborted request (either cancels the write).
+        using var stalled = new CancellationTokenSource();
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);
         int read;
         while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
         {
             stalled.CancelAfter(sendTimeout);
-            await Client.WriteAsync(chunk.AsMemory(0, read), stalled.Token);
+            try
+            {
+                await Client.WriteAsync(chunk.AsMemory(0, read), either.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException && stalled.IsCancellationRequested)
+            {
+                throw new TimeoutException("the client did not read within send_timeout", e);
+            }
         }
-        stalled.CancelAfter(Timeout.InfiniteTimeSpan);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

@@ -76,7 +76,7 @@ public sealed class ForwardingHandler(
                 {
                     await responseBuffer.SendBufferedAsync(context.RequestAborted);
                 }
-                catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+                catch (TimeoutException)
                 {
                     Gunicorn.Backend.Logging.ErrorLog.Info(
                         $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
