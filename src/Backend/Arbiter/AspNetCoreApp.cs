@@ -20,11 +20,7 @@ public static class AspNetCoreApp
         var app = Path.GetFullPath(info.App, info.Chdir);
         var start = new ProcessStartInfo(DotnetHost()) { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(app)! };
         start.ArgumentList.Add(app);
-        foreach (var entry in rawEnv)
-        {
-            var equals = entry.IndexOf('=');
-            start.Environment[entry[..equals]] = entry[(equals + 1)..];
-        }
+        WorkerLauncher.ApplyRawEnv(start, rawEnv);
         start.Environment["ASPNETCORE_URLS"] = $"http://unix:{info.SocketPath}";
         start.Environment["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, HookAssembly);
         start.Environment["GUNICORN_NET_WORKER_PIPE"] = pipeHandle;

@@ -44,14 +44,20 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
         }
         // The title as an argument reserves argv space for ProcessTitle to overwrite, and reads well in ps meanwhile.
         start.ArgumentList.Add(info.Title);
+        ApplyRawEnv(start, rawEnv);
+        start.Environment[WorkerContract.StartInfoVariable] = WorkerContract.Serialize(info);
+        start.Environment[WorkerContract.PipeVariable] = pipeHandle;
+        return start;
+    }
+
+    /// <summary>raw_env for one child: applied per spawn so that a reload's new values reach the new workers.</summary>
+    internal static void ApplyRawEnv(ProcessStartInfo start, IReadOnlyList<string> rawEnv)
+    {
         foreach (var entry in rawEnv)
         {
             var equals = entry.IndexOf('=');
             start.Environment[entry[..equals]] = entry[(equals + 1)..];
         }
-        start.Environment[WorkerContract.StartInfoVariable] = WorkerContract.Serialize(info);
-        start.Environment[WorkerContract.PipeVariable] = pipeHandle;
-        return start;
     }
 
     /// <summary>The apphost, or <c>dotnet gunicorn-net.dll</c> when the master was started that way.</summary>
