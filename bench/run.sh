@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Benchmarks against nginx + gunicorn (run on demand, not in CI): installs the references from Debian, builds
-# gunicorn-net in Release, runs bench/bench.py and writes docs/benchmarks.md.
-# ROUNDS=3 SECONDS_PER_RUN=10 by default.
+# Benchmarks against nginx, nginx + gunicorn and bare Kestrel (run on demand, not in CI): installs the references
+# from Debian, builds gunicorn-net and the sample ASP.NET Core app in Release, runs bench/bench.py and writes
+# docs/benchmarks.md with its charts. ROUNDS=3 SECONDS_PER_RUN=8 by default; ONLY=static-1k,wsgi-hello,reload runs
+# a subset and writes only bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in nginx gunicorn wrk python3-flask libpython3.11; do
+for pkg in nginx gunicorn wrk python3-flask python3-matplotlib libpython3.11; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -14,4 +15,5 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 dotnet publish src/Front -c Release -o out/gunicorn-net --nologo -v quiet
+dotnet publish samples/aspnet -c Release -o out/sample-aspnet --nologo -v quiet
 /usr/bin/python3 bench/bench.py

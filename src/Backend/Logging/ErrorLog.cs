@@ -38,6 +38,9 @@ public static class ErrorLog
         old.Dispose();
     }
 
+    /// <summary>Lets per-request debug lines skip formatting their message when debug is off.</summary>
+    public static bool DebugEnabled => _minimum == 0;
+
     public static void Debug(string message) => Write(0, message);
     public static void Info(string message) => Write(1, message);
     public static void Warning(string message) => Write(2, message);

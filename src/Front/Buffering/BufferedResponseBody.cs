@@ -33,24 +33,21 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
         {
             return;
         }
-        var source = _buffer.OpenRead();
-        var chunk = new byte[64 * 1024];
         // The timer alone tells a stalled client from an aborted request (either cancels the write).
         using var stalled = new CancellationTokenSource();
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);
-        int read;
-        while ((read = await source.ReadAsync(chunk, cancellationToken)) > 0)
+        await _buffer.ReadChunksAsync(async chunk =>
         {
             stalled.CancelAfter(sendTimeout);
             try
             {
-                await Client.WriteAsync(chunk.AsMemory(0, read), either.Token);
+                await Client.WriteAsync(chunk, either.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or IOException && stalled.IsCancellationRequested)
             {
                 throw new TimeoutException("the client did not read within send_timeout", e);
             }
-        }
+        }, cancellationToken);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

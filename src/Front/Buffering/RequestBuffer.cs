@@ -23,9 +23,26 @@ public static class RequestBuffer
         {
             return (null, null);
         }
-        Gunicorn.Backend.Logging.ErrorLog.Debug($"Buffering the request body of {request.Method} {request.Path} before choosing a worker");
+        if (Gunicorn.Backend.Logging.ErrorLog.DebugEnabled)
+        {
+            Gunicorn.Backend.Logging.ErrorLog.Debug($"Buffering the request body of {request.Method} {request.Path} before choosing a worker");
+        }
         var buffer = new SpillingBuffer(limits.RequestBufferSize);
-        var chunk = new byte[64 * 1024];
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(SpillingBuffer.ChunkSize);
+        try
+        {
+            return await ReadAllAsync(context, limits, buffer, chunk);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    private static async Task<(SpillingBuffer? Buffer, int? Refusal)> ReadAllAsync(
+        HttpContext context, LimitsConfig limits, SpillingBuffer buffer, byte[] chunk)
+    {
+        var request = context.Request;
         while (true)
         {
             // client_body_timeout: the longest pause between two reads, as nginx.

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Gunicorn.Front.Buffering;
 
 /// <summary>
@@ -38,6 +40,40 @@ public sealed class SpillingBuffer(long memoryLimit) : IAsyncDisposable
         Stream stream = _file is not null ? _file : _memory!;
         stream.Position = 0;
         return stream;
+    }
+
+    /// <summary>The size of the pieces <see cref="ReadChunksAsync"/> hands out.</summary>
+    public const int ChunkSize = 64 * 1024;
+
+    /// <summary>
+    /// Hands everything written, from the start, to <paramref name="consume"/> in pieces of at most
+    /// <see cref="ChunkSize"/> bytes: straight out of memory, or through one pooled buffer from the file.
+    /// </summary>
+    public async Task ReadChunksAsync(Func<ReadOnlyMemory<byte>, Task> consume, CancellationToken cancellationToken)
+    {
+        if (_memory is not null)
+        {
+            var written = _memory.GetBuffer().AsMemory(0, (int)_memory.Length);
+            for (var offset = 0; offset < written.Length; offset += ChunkSize)
+            {
+                await consume(written.Slice(offset, Math.Min(ChunkSize, written.Length - offset)));
+            }
+            return;
+        }
+        var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            _file!.Position = 0;
+            int read;
+            while ((read = await _file.ReadAsync(chunk.AsMemory(0, ChunkSize), cancellationToken)) > 0)
+            {
+                await consume(chunk.AsMemory(0, read));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
     }
 
     public async ValueTask DisposeAsync()

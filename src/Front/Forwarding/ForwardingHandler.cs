@@ -69,7 +69,10 @@ public sealed class ForwardingHandler(
         finally
         {
             context.Response.Body = responseBuffer.Client;
-            Gunicorn.Backend.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
+            if (Gunicorn.Backend.Logging.ErrorLog.DebugEnabled)
+            {
+                Gunicorn.Backend.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
+            }
             await responseBuffer.DisposeAsyncAfter(async () =>
             {
                 try

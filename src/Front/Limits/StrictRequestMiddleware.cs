@@ -44,7 +44,7 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
                 {
                     return (StatusCodes.Status431RequestHeaderFieldsTooLarge, $"Header {name} is larger than limit_request_field_size");
                 }
-                if (value is not null && value.Any(IsForbiddenControl))
+                if (value is not null && value.AsSpan().ContainsAny(ForbiddenControls))
                 {
                     return (StatusCodes.Status400BadRequest, $"Invalid character in header {name}");
                 }
@@ -89,7 +89,9 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
     private static bool IsConventionalMethod(string method) =>
         method.Length is >= 3 and <= 20 && !method.Any(c => c is >= 'a' and <= 'z' or '#');
 
-    private static bool IsForbiddenControl(char c) => c is < ' ' and not '\t' or '\x7f';
+    /// <summary>Control characters other than horizontal tab, and DEL.</summary>
+    private static readonly System.Buffers.SearchValues<char> ForbiddenControls = System.Buffers.SearchValues.Create(
+        Enumerable.Range(0, 32).Where(c => c != '\t').Append(0x7f).Select(c => (char)c).ToArray());
 
     private static bool IsPlainContentLength(StringValues values) =>
         values.Count == 1 && values[0] is { Length: > 0 } text && text.All(char.IsAsciiDigit);

@@ -6,8 +6,13 @@ namespace Gunicorn.Front.Static;
 
 /// <summary>
 /// A physical file provider that refuses anything whose real path (symlinks resolved) leaves the root, and keeps small
-/// files in memory so a hot file costs a stat, not a read, per request.
+/// files in memory so a hot file costs a stat, not an open and a read, per request.
 /// </summary>
+/// <remarks>
+/// Resolving every symlink along a path costs a readlink per path component, so a path's verdict is kept for
+/// <see cref="ContainmentValidity"/>, as nginx's open_file_cache keeps its symlink checks: a link replaced to point
+/// outside the root is refused at most that long after the change.
+/// </remarks>
 public sealed class ContainedFileProvider(string root) : IFileProvider
 {
     /// <summary>Files up to this size are served from memory, refreshed when their size or mtime changes.</summary>
@@ -16,6 +21,9 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
     private readonly string _root = Path.TrimEndingDirectorySeparator(RealPath(root));
     private readonly PhysicalFileProvider _inner = new(root, ExclusionFilters.Sensitive);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedFile> _cache = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (bool Inside, long CheckedAt)> _containment = new();
+
+    public static readonly TimeSpan ContainmentValidity = TimeSpan.FromSeconds(1);
 
     public IFileInfo GetFileInfo(string subpath)
     {
@@ -49,8 +57,15 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
 
     private bool IsInsideRoot(string physicalPath)
     {
+        var now = Environment.TickCount64;
+        if (_containment.TryGetValue(physicalPath, out var verdict) && now - verdict.CheckedAt < ContainmentValidity.TotalMilliseconds)
+        {
+            return verdict.Inside;
+        }
         var real = RealPath(physicalPath);
-        return real.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || real == _root;
+        var inside = real.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || real == _root;
+        _containment[physicalPath] = (inside, now);
+        return inside;
     }
 
     /// <summary>The path with every symlink along it resolved.</summary>
@@ -81,7 +96,8 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
 
         public bool Exists => true;
         public long Length { get; } = bytes.Length;
-        public string? PhysicalPath => source.PhysicalPath;
+        // No physical path: the static file middleware then sends these bytes instead of opening the file again.
+        public string? PhysicalPath => null;
         public string Name => source.Name;
         public DateTimeOffset LastModified { get; } = source.LastModified;
         public bool IsDirectory => false;

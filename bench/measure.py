@@ -1,0 +1,125 @@
+"""Measuring servers from the outside: wrk load, CPU time and memory of a process tree, time to first 200."""
+import os
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+
+CLOCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_200(url, deadline=60):
+    start = time.time()
+    while time.time() - start < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return time.time() - start
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("no 200 from %s within %ss" % (url, deadline))
+
+
+def tree(pid):
+    """pid and all its descendants."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+            except OSError:
+                pass
+    result, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        result.append(p)
+        todo.extend(children.get(p, []))
+    return result
+
+
+def cpu_seconds(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        except OSError:
+            pass
+    return total / CLOCK
+
+
+def memory_kib(pids):
+    rss = pss = 0
+    for p in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % p) as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            pass
+    return rss, pss
+
+
+def parse_wrk(out):
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non2xx.group(1)) if non2xx else 0
+    return requests, errors
+
+
+def wrk(url, seconds, connections=32):
+    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    requests, errors = parse_wrk(out)
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
+    mib_per_s = float(transfer.group(1)) * {"B": 1 / 1048576, "KB": 1 / 1024, "MB": 1, "GB": 1024}[transfer.group(2)]
+
+    def latency(label):
+        m = re.search(r"%s\s+([\d.]+)(us|ms|s)" % label, out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    return {"requests": requests, "rps": requests / seconds, "p50_ms": latency("50%"), "p99_ms": latency("99%"),
+            "mib_per_s": mib_per_s, "errors": errors}
+
+
+def measure(setup, seconds):
+    """Startup, then a warm-up, then one measured wrk run with the CPU time of the server's process tree."""
+    startup = wait_for_200(setup.url)
+    wrk(setup.url, 2)
+    pids = setup.pids()
+    before = cpu_seconds(pids)
+    front_before = cpu_seconds(setup.front_pids())
+    result = wrk(setup.url, seconds)
+    requests = max(result["requests"], 1)
+    result["cpu_us_per_request"] = (cpu_seconds(setup.pids()) - before) * 1e6 / requests
+    if setup.front_pids():
+        result["front_cpu_us_per_request"] = (cpu_seconds(setup.front_pids()) - front_before) * 1e6 / requests
+    result["rss_kib"], result["pss_kib"] = memory_kib(setup.pids())
+    result["startup_s"] = startup
+    return result
+
+
+def reload_under_load(setup, reloads=5):
+    wait_for_200(setup.url)
+    load = subprocess.Popen(["wrk", "-t2", "-c16", "-d%ds" % (reloads * 3 + 2), setup.url],
+                            stdout=subprocess.PIPE, text=True)
+    for _ in range(reloads):
+        time.sleep(3)
+        setup.reload()
+    requests, failed = parse_wrk(load.communicate()[0])
+    return {"requests": requests, "failed": failed}

@@ -1,0 +1,137 @@
+"""The servers under test. Each setup starts its processes here, on a loopback port and Unix sockets in its own
+temporary directory, answers on self.url, and is stopped by the pids it started."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+
+from measure import free_port, tree
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APPS = os.path.join(ROOT, "bench", "apps")
+BINARY = os.path.join(ROOT, "out", "gunicorn-net", "gunicorn-net")
+ASPNET_APP = os.path.join(ROOT, "out", "sample-aspnet", "SampleApp.dll")
+# Both ASP.NET setups log warnings only, like the other setups (no access log anywhere).
+QUIET_ASPNET = {"Logging__LogLevel__Default": "Warning", "ASPNETCORE_ENVIRONMENT": "Production"}
+
+
+class Setup:
+    name = "setup"
+
+    def __init__(self, path="/"):
+        self.processes = []
+        self.tmp = tempfile.mkdtemp(prefix="gunicorn-net-bench-")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def start(self, argv, log, env=None, cwd=None):
+        self.processes.append(subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, log), "w"), cwd=cwd or self.tmp,
+            env=dict(os.environ, **(env or {}))))
+
+    def pids(self):
+        return [p for proc in self.processes for p in tree(proc.pid)]
+
+    def front_pids(self):
+        """The processes doing the front tier's work (nginx's role), for the front's CPU per request."""
+        return []
+
+    def stop(self):
+        for proc in reversed(self.processes):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Ours(Setup):
+    name = "gunicorn-net"
+
+    def __init__(self, app, workers, path="/", config="", env=None):
+        super().__init__(path)
+        # No access log unless the config asks: like the references (nginx access_log off, gunicorn none).
+        config_file = os.path.join(self.tmp, "gunicorn.yaml")
+        with open(config_file, "w") as f:
+            f.write(config)
+        self.start([BINARY, "-c", config_file, "-w", str(workers), "-b", "127.0.0.1:%d" % self.port,
+                    "--python", "/usr/bin/python3", "--chdir", APPS, "--log-level", "warning", app],
+                   "error.log", env)
+
+    def front_pids(self):
+        return [self.processes[0].pid]  # the master: Kestrel + YARP front and the arbiter (idle under load)
+
+    def reload(self):
+        self.processes[0].send_signal(signal.SIGHUP)
+
+
+NGINX_HTTP = """
+worker_processes auto; pid %(tmp)s/nginx.pid; error_log %(tmp)s/nginx-error.log; daemon off;
+events { worker_connections 1024; }
+http {
+  access_log off; sendfile on; tcp_nopush on; keepalive_timeout 65;
+  client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s; fastcgi_temp_path %(tmp)s; uwsgi_temp_path %(tmp)s;
+  scgi_temp_path %(tmp)s;
+  %(upstream)s
+  server {
+    listen 127.0.0.1:%(port)d;
+    %(locations)s
+  }
+}
+"""
+
+
+class Nginx(Setup):
+    """nginx alone (static files) or in front of gunicorn."""
+    name = "nginx"
+
+    def start_nginx(self, upstream, locations):
+        conf = os.path.join(self.tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_HTTP % {"tmp": self.tmp, "port": self.port, "upstream": upstream, "locations": locations})
+        self.start(["/usr/sbin/nginx", "-c", conf, "-p", self.tmp], "nginx.log")
+        self.nginx = self.processes[-1]
+
+    def front_pids(self):
+        return tree(self.nginx.pid)
+
+    def reload(self):
+        for proc in self.processes:
+            proc.send_signal(signal.SIGHUP)  # gunicorn's HUP and nginx -s reload
+
+
+class NginxGunicorn(Nginx):
+    name = "nginx+gunicorn"
+
+    def __init__(self, app, workers, path="/"):
+        super().__init__(path)
+        sock = os.path.join(self.tmp, "gunicorn.sock")
+        self.start(["/usr/bin/gunicorn", "-w", str(workers), "-b", "unix:" + sock, "--chdir", APPS, app],
+                   "gunicorn.log")
+        self.start_nginx("upstream app { server unix:%s; keepalive 32; }" % sock,
+                         'location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
+                         ' proxy_set_header Host $host;'
+                         ' proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }')
+
+
+class NginxStatic(Nginx):
+    def __init__(self, root, path):
+        super().__init__(path)
+        self.start_nginx("", "location /static/ { alias %s/; }" % root)
+
+
+class OursStatic(Ours):
+    def __init__(self, root, path):
+        super().__init__("@hello", 1, path, config="static:\n  /static: %s\n" % root)
+
+
+class BareKestrel(Setup):
+    name = "bare Kestrel"
+
+    def __init__(self, path="/"):
+        super().__init__(path)
+        self.start(["dotnet", ASPNET_APP, "--urls", "http://127.0.0.1:%d" % self.port], "kestrel.log",
+                   QUIET_ASPNET)
