@@ -45,6 +45,7 @@ public sealed class WorkerHostingStartup : IHostingStartup
             {
                 try
                 {
+                    FrontPeer.Take(context);
                     await nextMiddleware(context);
                 }
                 finally

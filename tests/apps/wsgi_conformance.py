@@ -15,6 +15,8 @@ def _echo(environ, start_response):
         "script_name": environ["SCRIPT_NAME"],
         "scheme": environ["wsgi.url_scheme"],
         "remote_addr": environ.get("REMOTE_ADDR"),
+        "remote_port": environ.get("REMOTE_PORT"),
+        "peer_header": environ.get("HTTP_GUNICORN_NET_PEER"),
         "content_length": environ.get("CONTENT_LENGTH"),
         "content_type": environ.get("CONTENT_TYPE"),
         "x_test": environ.get("HTTP_X_TEST"),

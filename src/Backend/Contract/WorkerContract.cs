@@ -31,6 +31,9 @@ public static class WorkerContract
     /// <summary>gunicorn's APP_LOAD_ERROR: the app could not be loaded (import error, missing callable).</summary>
     public const int AppLoadError = 4;
 
+    /// <summary>The request header carrying the client's address and port from the front to the worker.</summary>
+    public const string PeerHeader = Gunicorn.AspNetWorker.FrontPeer.Header;
+
     public static TimeSpan HeartbeatInterval(int timeoutSeconds) =>
         TimeSpan.FromSeconds(timeoutSeconds <= 0 ? 1 : Math.Clamp(timeoutSeconds / 4.0, 0.2, 1.0));
 

@@ -55,6 +55,7 @@ public static class WorkerMain
         {
             try
             {
+                Gunicorn.AspNetWorker.FrontPeer.Take(context);
                 await next(context);
             }
             finally

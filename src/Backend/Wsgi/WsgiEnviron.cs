@@ -25,7 +25,9 @@ public static class WsgiEnviron
         Add(builder, "SERVER_NAME", serverName);
         Add(builder, "SERVER_PORT", serverPort);
         Add(builder, "SERVER_PROTOCOL", request.Protocol);
-        Add(builder, "REMOTE_ADDR", ClientAddress(context));
+        // The worker set these from the front's peer header (WorkerContract.TakePeer): the real client.
+        Add(builder, "REMOTE_ADDR", context.Connection.RemoteIpAddress?.ToString() ?? "");
+        Add(builder, "REMOTE_PORT", context.Connection.RemoteIpAddress is null ? "" : context.Connection.RemotePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Add(builder, "wsgi.url_scheme", request.Headers["X-Forwarded-Proto"] is { Count: > 0 } proto ? proto.ToString() : "http");
         if (request.ContentType is { } contentType)
         {
@@ -91,13 +93,5 @@ public static class WsgiEnviron
         }
         var colon = host.LastIndexOf(':');
         return colon > host.LastIndexOf(']') ? (host[..colon], host[(colon + 1)..]) : (host, defaultPort);
-    }
-
-    /// <summary>The front appends the client it saw to X-Forwarded-For; the worker trusts its own front.</summary>
-    private static string ClientAddress(HttpContext context)
-    {
-        var forwarded = context.Request.Headers["X-Forwarded-For"].ToString();
-        var last = forwarded.LastIndexOf(',');
-        return forwarded.Length > 0 ? forwarded[(last + 1)..].Trim() : context.Connection.RemoteIpAddress?.ToString() ?? "";
     }
 }

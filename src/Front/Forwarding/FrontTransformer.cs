@@ -1,3 +1,4 @@
+using Gunicorn.Backend.Contract;
 using Gunicorn.Settings.Records;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
@@ -35,6 +36,11 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
             {
                 headers.Remove(name);
             }
+        }
+        headers.Remove(WorkerContract.PeerHeader);
+        if (identity.PeerAddress is { } address)
+        {
+            headers.TryAddWithoutValidation(WorkerContract.PeerHeader, $"{address} {httpContext.Connection.RemotePort}");
         }
         headers.Remove("X-Forwarded-For");
         headers.Remove("X-Forwarded-Proto");

@@ -38,13 +38,13 @@ public sealed class FrontTier : IFront, IAsyncDisposable
             {
                 foreach (var fd in SocketActivated)
                 {
-                    kestrel.ListenHandle((ulong)fd, listen => TlsSetup.Apply(listen, config.Listeners));
+                    kestrel.ListenHandle((ulong)fd, listen => ConnectionPipeline.Apply(listen, config));
                 }
                 return;
             }
             foreach (var bind in config.Listeners.Bind)
             {
-                ListenerBinder.Bind(kestrel, bind, config.Listeners);
+                ListenerBinder.Bind(kestrel, bind, config);
             }
         });
         builder.WebHost.UseSockets(sockets => sockets.Backlog = config.Listeners.Backlog);

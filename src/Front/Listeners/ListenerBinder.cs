@@ -8,18 +8,18 @@ namespace Gunicorn.Front.Listeners;
 /// <summary>Opens one Kestrel listener per bind address.</summary>
 public static class ListenerBinder
 {
-    public static void Bind(KestrelServerOptions kestrel, BindAddress bind, ListenerConfig listeners)
+    public static void Bind(KestrelServerOptions kestrel, BindAddress bind, GunicornConfig config)
     {
         switch (bind.Kind)
         {
             case BindKind.Unix:
-                kestrel.ListenUnixSocket(bind.Path, listen => TlsSetup.Apply(listen, listeners));
+                kestrel.ListenUnixSocket(bind.Path, listen => ConnectionPipeline.Apply(listen, config));
                 break;
             case BindKind.FileDescriptor:
-                kestrel.ListenHandle((ulong)bind.Fd, listen => TlsSetup.Apply(listen, listeners));
+                kestrel.ListenHandle((ulong)bind.Fd, listen => ConnectionPipeline.Apply(listen, config));
                 break;
             default:
-                kestrel.Listen(ResolveHost(bind.Host), bind.Port, listen => TlsSetup.Apply(listen, listeners));
+                kestrel.Listen(ResolveHost(bind.Host), bind.Port, listen => ConnectionPipeline.Apply(listen, config));
                 break;
         }
     }

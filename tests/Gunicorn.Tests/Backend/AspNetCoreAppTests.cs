@@ -34,6 +34,19 @@ public class AspNetCoreAppTests
     }
 
     [Fact]
+    public async Task TheAppSeesTheClientAsTheConnectionsRemoteEnd()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", SampleApp]);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        var localPort = ((IPEndPoint)client.Client.LocalEndPoint!).Port;
+        var stream = client.GetStream();
+        await stream.WriteAsync("GET /client HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"u8.ToArray());
+        var response = await new StreamReader(stream).ReadToEndAsync();
+        Assert.Contains($"127.0.0.1 {localPort} False", response);
+    }
+
+    [Fact]
     public async Task StoppedAppWorker_IsKilledOnTimeout_With504_AndReplaced()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "1", "--timeout", "2", SampleApp]);

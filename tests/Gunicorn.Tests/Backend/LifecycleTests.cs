@@ -37,7 +37,8 @@ public class LifecycleTests
         Assert.Equal(120, served);
         Assert.Contains("Autorestarting worker after current request.", server.Log);
         await Eventually.True(() => first.All(pid => !ProcessTree.IsAlive(pid)), Deadline, "the first workers to be recycled");
-        Assert.Equal(2, server.WorkerPids().Count);
+        // A later worker may itself be handing over to its replacement at this moment: the pool settles at 2.
+        await Eventually.True(() => server.WorkerPids().Count == 2, Deadline, "the pool back at 2 workers");
     }
 
     [Fact]

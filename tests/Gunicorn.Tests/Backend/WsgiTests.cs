@@ -39,6 +39,23 @@ public class WsgiTests
     }
 
     [Fact]
+    public async Task RemoteAddrAndPort_AreTheClientsSocket_AndCannotBeSpoofedWithThePeerHeader()
+    {
+        await using var server = await StartAsync("wsgi_conformance:validated");
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        var localPort = ((System.Net.IPEndPoint)client.Client.LocalEndPoint!).Port;
+        var stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /who HTTP/1.1\r\nHost: x\r\nGunicorn-Net-Peer: 192.0.2.66 9\r\nConnection: close\r\n\r\n"));
+        var response = await new StreamReader(stream).ReadToEndAsync();
+        var seen = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        Assert.Equal("127.0.0.1", seen.GetProperty("remote_addr").GetString());
+        Assert.Equal(localPort.ToString(), seen.GetProperty("remote_port").GetString());
+        Assert.Equal(JsonValueKind.Null, seen.GetProperty("peer_header").ValueKind);
+    }
+
+    [Fact]
     public async Task PostBodies_ChunkedAndLarge_ArriveWhole()
     {
         await using var server = await StartAsync("-w", "1", "wsgi_conformance:validated");

@@ -39,7 +39,6 @@ public class ConformanceTests(ConformanceServers servers) : IClassFixture<Confor
     public async Task Case(string name)
     {
         var corpusCase = CorpusCase.All.Value.Single(c => c.Name == name);
-        Skip.If(corpusCase.Settings.ContainsKey("proxy_protocol"), "PROXY protocol arrives with front tier part 2.");
         Skip.If(corpusCase.Settings.ContainsKey("permit_obsolete_folding"),
             "permit_obsolete_folding is unsupported: the front refuses obsolete line folding (docs/settings.md).");
         var server = await servers.ForAsync(corpusCase.Settings);

@@ -56,16 +56,42 @@ public class StrictHttpTests(StrictHttpTests.Server fixture) : IClassFixture<Str
 
     [Theory]
     [InlineData("+3")]
-    [InlineData("03")]
-    public async Task SignedOrPaddedContentLength_ReachesTheWorkerAsPlainDigits(string length)
+    [InlineData("-0")]
+    [InlineData("3, 3")]
+    [InlineData("0x3")]
+    public async Task ContentLengthOtherThanDigits_Is400_BeforeTheApp(string length)
     {
-        // Kestrel parses the value before any middleware sees it; the front then re-frames the body with the
-        // parsed length, so the worker can never read a different body length than the front did.
         var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress,
             Encoding.Latin1.GetBytes($"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\nabc"), 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(400, responses.Single().Status);
+        Assert.DoesNotContain("\"pid\":", responses[0].BodyText);
+    }
+
+    [Fact]
+    public async Task PaddedContentLength_IsDigitsOnly_AndReachesTheWorkerAsThePlainNumber()
+    {
+        var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress,
+            Encoding.Latin1.GetBytes("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 03\r\n\r\nabc"), 1, TimeSpan.FromSeconds(10));
         Assert.Equal(200, responses.Single().Status);
         Assert.Contains("[\"Content-Length\",\"3\"]", responses[0].BodyText);
         Assert.Contains("\"body\":\"YWJj\"", responses[0].BodyText);
+    }
+
+    [Fact]
+    public async Task PipelinedRequests_BodiesThatLookLikeHeadsPass_AndOnlyTheBadHeadIsRefused()
+    {
+        // A fixed-length body and a chunked body both carry the bad header as data: bodies are skipped, not read as
+        // heads. The third request's own header is the violation; the two before it are served first.
+        const string fake = "Content-Length: +3\r\n";
+        var pipelined =
+            $"POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: {fake.Length}\r\n\r\n{fake}" +
+            $"POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{fake.Length:x}\r\n{fake}\r\n0\r\n\r\n" +
+            "POST /three HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc";
+        var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress, Encoding.Latin1.GetBytes(pipelined), 3, TimeSpan.FromSeconds(10));
+        Assert.Equal([200, 200, 400], responses.Select(r => r.Status));
+        Assert.Contains("\"rawTarget\":\"/one\"", responses[0].BodyText);
+        Assert.Contains("\"rawTarget\":\"/two\"", responses[1].BodyText);
+        Assert.DoesNotContain("\"pid\":", responses[2].BodyText);
     }
 
     [Fact]

@@ -1,0 +1,95 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+
+namespace Gunicorn.Front.Listeners;
+
+/// <summary>
+/// Refuses a request whose Content-Length is not digits only (<c>+3</c>, <c>-0</c>) with 400, before Kestrel parses
+/// it into a number. It sits between the transport (after TLS) and Kestrel's HTTP/1 parser, reading the same bytes
+/// through <see cref="Http1HeadScanner"/>; requests pipelined before the bad one are served first.
+/// </summary>
+public static class ContentLengthGuard
+{
+    public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        if (connection.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol.Span.SequenceEqual("h2"u8) == true)
+        {
+            await next(connection); // HTTP/2 frames its bodies itself
+            return;
+        }
+        var transport = connection.Transport;
+        connection.Transport = new GuardedTransport(new GuardedReader(transport.Input), transport.Output);
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            connection.Transport = transport;
+        }
+    }
+
+    private sealed record GuardedTransport(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+
+    /// <summary>Hands Kestrel the stream's bytes up to a bad request's head, then fails the read that reaches it.</summary>
+    private sealed class GuardedReader(PipeReader inner) : PipeReader
+    {
+        private readonly Http1HeadScanner _scanner = new();
+        private ReadOnlySequence<byte> _handedOut;
+        private long _start;
+        private long _scanned;
+
+        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+            Inspect(await inner.ReadAsync(cancellationToken));
+
+        public override bool TryRead(out ReadResult result)
+        {
+            if (!inner.TryRead(out var read))
+            {
+                result = default;
+                return false;
+            }
+            result = Inspect(read);
+            return true;
+        }
+
+        private ReadResult Inspect(ReadResult read)
+        {
+            var buffer = read.Buffer;
+            _handedOut = buffer;
+            var end = _start + buffer.Length;
+            if (!_scanner.Stopped && _scanned < end)
+            {
+                _scanner.Scan(buffer.Slice(_scanned - _start));
+                _scanned = end;
+            }
+            if (_scanner.ViolationAt is not { } at)
+            {
+                return read;
+            }
+            if (at <= _start)
+            {
+                // Kestrel answers this as it answers its own parse errors: 400 and the connection closed.
+                throw new Microsoft.AspNetCore.Http.BadHttpRequestException(_scanner.Violation!, StatusCodes.Status400BadRequest);
+            }
+            _handedOut = buffer.Slice(0, Math.Min(at - _start, buffer.Length));
+            return new ReadResult(_handedOut, read.IsCanceled, isCompleted: false);
+        }
+
+        public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+            _start += _handedOut.Slice(_handedOut.Start, consumed).Length;
+            inner.AdvanceTo(consumed, examined);
+        }
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    }
+}

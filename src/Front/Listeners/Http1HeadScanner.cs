@@ -1,0 +1,233 @@
+using System.Buffers;
+
+namespace Gunicorn.Front.Listeners;
+
+/// <summary>
+/// Follows an HTTP/1.1 request stream byte by byte (heads line by line, bodies skipped by Content-Length or chunk
+/// sizes) to find the one rule Kestrel cannot enforce after parsing: a Content-Length value must be digits only.
+/// Kestrel reads <c>+3</c> as 3 and <c>-0</c> as 0 before any middleware sees the raw value; gunicorn and the
+/// issue's strict rules refuse both. Anything this scanner does not understand (upgrades, CONNECT, HTTP/2's preface,
+/// malformed chunks) ends its watch: Kestrel's own parser refuses what is truly malformed.
+/// </summary>
+public sealed class Http1HeadScanner
+{
+    private enum State { Head, Trailers, Body, ChunkSize, ChunkExtension, ChunkData, ChunkDataEnd, Stopped }
+
+    /// <summary>Lines are kept up to this many bytes: enough for any sane Content-Length line.</summary>
+    private const int LineKept = 64;
+
+    private readonly byte[] _line = new byte[LineKept];
+    private int _lineLength;
+    private State _state = State.Head;
+    private long _offset;
+    private long _headStart;
+    private bool _requestLineSeen;
+    private bool _chunked;
+    private bool _opaqueAfterHead;
+    private long _remaining;
+
+    /// <summary>The stream offset where the head with a bad Content-Length starts, once one is seen.</summary>
+    public long? ViolationAt { get; private set; }
+
+    public string? Violation { get; private set; }
+
+    /// <summary>True once nothing more needs to be read: a violation was found, or the stream is no longer HTTP/1.</summary>
+    public bool Stopped => _state == State.Stopped;
+
+    /// <summary>Reads the next bytes of the stream, in order.</summary>
+    public void Scan(ReadOnlySequence<byte> bytes)
+    {
+        foreach (var memory in bytes)
+        {
+            var span = memory.Span;
+            var i = 0;
+            while (i < span.Length && _state != State.Stopped)
+            {
+                if (_state is State.Body or State.ChunkData)
+                {
+                    var skip = (int)Math.Min(_remaining, span.Length - i);
+                    i += skip;
+                    _offset += skip;
+                    _remaining -= skip;
+                    if (_remaining == 0)
+                    {
+                        _state = _state == State.Body ? NextHead(_offset) : State.ChunkDataEnd;
+                    }
+                    continue;
+                }
+                Step(span[i]);
+                i++;
+                _offset++;
+            }
+        }
+    }
+
+    private void Step(byte b)
+    {
+        switch (_state)
+        {
+            case State.Head or State.Trailers when b == (byte)'\n':
+                EndLine();
+                break;
+            case State.Head or State.Trailers:
+                if (_lineLength < LineKept)
+                {
+                    _line[_lineLength] = b;
+                }
+                _lineLength++;
+                break;
+            case State.ChunkSize:
+                ChunkSizeByte(b);
+                break;
+            case State.ChunkExtension when b == (byte)'\n':
+                EndChunkSize();
+                break;
+            case State.ChunkDataEnd when b == (byte)'\n':
+                _state = State.ChunkSize;
+                break;
+        }
+    }
+
+    private void ChunkSizeByte(byte b)
+    {
+        var digit = HexDigit(b);
+        if (digit >= 0 && _remaining < long.MaxValue / 16)
+        {
+            _remaining = _remaining * 16 + digit;
+        }
+        else if (b == (byte)'\n')
+        {
+            EndChunkSize();
+        }
+        else if (b is (byte)';' or (byte)' ' or (byte)'\t')
+        {
+            _state = State.ChunkExtension;
+        }
+        else if (b != (byte)'\r')
+        {
+            _state = State.Stopped; // not a chunk size: Kestrel refuses it
+        }
+    }
+
+    private void EndChunkSize()
+    {
+        if (_remaining == 0)
+        {
+            _state = State.Trailers;
+        }
+        else
+        {
+            _state = State.ChunkData;
+        }
+    }
+
+    private void EndLine()
+    {
+        var kept = _line.AsSpan(0, Math.Min(_lineLength, LineKept));
+        var overflowed = _lineLength > LineKept;
+        if (kept.EndsWith("\r"u8))
+        {
+            kept = kept[..^1];
+        }
+        _lineLength = 0;
+        if (_state == State.Trailers)
+        {
+            if (kept.IsEmpty && !overflowed)
+            {
+                _state = NextHead(_offset + 1);
+            }
+            return;
+        }
+        if (!_requestLineSeen)
+        {
+            if (kept.IsEmpty && !overflowed)
+            {
+                _headStart = _offset + 1; // an empty line before a request line is tolerated
+                return;
+            }
+            _requestLineSeen = true;
+            if (kept.StartsWith("PRI * HTTP/2.0"u8))
+            {
+                _state = State.Stopped; // HTTP/2 with prior knowledge: not ours to follow
+            }
+            _opaqueAfterHead = kept.StartsWith("CONNECT "u8);
+            return;
+        }
+        if (kept.IsEmpty && !overflowed)
+        {
+            EndHead();
+            return;
+        }
+        HeaderLine(kept, overflowed);
+    }
+
+    private void HeaderLine(ReadOnlySpan<byte> line, bool overflowed)
+    {
+        var colon = line.IndexOf((byte)':');
+        if (colon < 0)
+        {
+            return;
+        }
+        var name = line[..colon];
+        var value = line[(colon + 1)..].Trim(" \t"u8);
+        if (System.Text.Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
+        {
+            if (overflowed || value.IsEmpty || value.ContainsAnyExceptInRange((byte)'0', (byte)'9'))
+            {
+                ViolationAt = _headStart;
+                Violation = $"Content-Length must be digits only, got '{System.Text.Encoding.Latin1.GetString(value)}'";
+                _state = State.Stopped;
+                return;
+            }
+            _remaining = long.TryParse(value, out var length) ? length : 0;
+        }
+        else if (System.Text.Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
+        {
+            _chunked = true; // anything but exactly "chunked" is refused with the connection closed
+        }
+        else if (System.Text.Ascii.EqualsIgnoreCase(name, "Upgrade"u8))
+        {
+            _opaqueAfterHead = true;
+        }
+    }
+
+    private void EndHead()
+    {
+        if (_opaqueAfterHead)
+        {
+            _state = State.Stopped;
+        }
+        else if (_chunked)
+        {
+            _remaining = 0;
+            _state = State.ChunkSize;
+        }
+        else if (_remaining > 0)
+        {
+            _state = State.Body;
+        }
+        else
+        {
+            _state = NextHead(_offset + 1);
+        }
+    }
+
+    /// <summary>The next request's head starts at <paramref name="headStart"/>.</summary>
+    private State NextHead(long headStart)
+    {
+        _headStart = headStart;
+        _requestLineSeen = false;
+        _chunked = false;
+        _opaqueAfterHead = false;
+        _remaining = 0;
+        return State.Head;
+    }
+
+    private static int HexDigit(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+}
