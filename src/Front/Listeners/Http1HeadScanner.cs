@@ -55,6 +55,25 @@ public sealed class Http1HeadScanner
                     }
                     continue;
                 }
+                if (_state is State.Head or State.Trailers)
+                {
+                    // A line at a time: the search for its end is vectorized, and only its start is kept.
+                    var rest = span[i..];
+                    var newline = rest.IndexOf((byte)'\n');
+                    var text = newline < 0 ? rest : rest[..newline];
+                    if (_lineLength < LineKept)
+                    {
+                        var keep = Math.Min(text.Length, LineKept - _lineLength);
+                        text[..keep].CopyTo(_line.AsSpan(_lineLength));
+                    }
+                    _lineLength += text.Length;
+                    i += text.Length;
+                    _offset += text.Length;
+                    if (newline < 0)
+                    {
+                        continue;
+                    }
+                }
                 Step(span[i]);
                 i++;
                 _offset++;
@@ -66,15 +85,8 @@ public sealed class Http1HeadScanner
     {
         switch (_state)
         {
-            case State.Head or State.Trailers when b == (byte)'\n':
-                EndLine();
-                break;
             case State.Head or State.Trailers:
-                if (_lineLength < LineKept)
-                {
-                    _line[_lineLength] = b;
-                }
-                _lineLength++;
+                EndLine(); // b is the line's LF: the line itself was gathered by Scan
                 break;
             case State.ChunkSize:
                 ChunkSizeByte(b);
