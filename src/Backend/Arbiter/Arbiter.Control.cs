@@ -6,13 +6,13 @@ namespace Gunicorn.Backend.Arbiter;
 /// <summary>The arbiter's answers to the control socket (gunicorn-net ctl).</summary>
 public sealed partial class Arbiter
 {
-    private object HandleControl(ControlRequest request)
+    private async Task<object> HandleControlAsync(ControlRequest request)
     {
         switch (request.Command)
         {
             case "reload":
                 ErrorLog.Info("Reload requested over the control socket");
-                Reload();
+                await ReloadAsync();
                 return new { started = _pendingGeneration is not null, generation = _pendingGeneration ?? _servingGeneration, lastReload = _lastReload };
             case "scale" when request.Argument is { } count and >= 0:
                 ChangeWorkerCount(count);

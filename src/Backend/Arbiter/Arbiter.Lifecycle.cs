@@ -26,7 +26,7 @@ public sealed partial class Arbiter
                 _exitCode = 0;
                 break;
             case 1:
-                Reload();
+                await ReloadAsync();
                 break;
             case Posix.SIGTTIN:
                 ChangeWorkerCount(_targetWorkers + 1);
@@ -83,7 +83,7 @@ public sealed partial class Arbiter
     }
 
     /// <summary>HUP: re-read the config; start a complete new generation; switch when all of it is ready.</summary>
-    private void Reload()
+    private async Task ReloadAsync()
     {
         if (_pendingGeneration is not null)
         {
@@ -97,6 +97,17 @@ public sealed partial class Arbiter
         {
             ErrorLog.Error("Reload failed: the configuration is invalid (errors above). The current workers keep serving.");
             _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the configuration is invalid (see the error log)";
+            return;
+        }
+        try
+        {
+            // The front first: new binds and front settings, on a new front generation; the workers follow.
+            await _front.ApplyAsync(config);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
+        {
+            ErrorLog.Error($"Reload failed: the front could not apply the new configuration ({e.Message}). Nothing changed; the current front and workers keep serving.");
+            _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the front could not apply the new configuration ({e.Message})";
             return;
         }
         _hooks.Run("on_reload", config.Hooks.OnReload);
@@ -152,7 +163,7 @@ public sealed partial class Arbiter
         if (_reloadAgain)
         {
             _reloadAgain = false;
-            Reload();
+            _events.Writer.TryWrite(new ReloadAgain());
         }
     }
 

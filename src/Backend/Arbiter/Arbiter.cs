@@ -113,12 +113,15 @@ public sealed partial class Arbiter
                 OnMaxRequests(recycle.Worker);
                 break;
             case ControlRequest control:
-                control.Reply.TrySetResult(HandleControl(control));
+                control.Reply.TrySetResult(await HandleControlAsync(control));
                 break;
             case CodeChanged changed:
                 // gunicorn's wording, so operators' greps keep working.
                 ErrorLog.Info($"Worker reloading: {changed.Path} modified");
-                Reload();
+                await ReloadAsync();
+                break;
+            case ReloadAgain:
+                await ReloadAsync();
                 break;
             case WorkerExited exited:
                 OnExited(exited.Worker, exited.ExitCode);

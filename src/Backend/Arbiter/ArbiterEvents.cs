@@ -15,3 +15,6 @@ public sealed record WorkerExited(WorkerHandle Worker, int ExitCode) : ArbiterEv
 
 /// <summary>A watched file changed (reload: true).</summary>
 public sealed record CodeChanged(string Path) : ArbiterEvent;
+
+/// <summary>Another reload was asked for while one was in progress: it runs once that one has ended.</summary>
+public sealed record ReloadAgain : ArbiterEvent;

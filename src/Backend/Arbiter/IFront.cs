@@ -18,6 +18,12 @@ public interface IFront
     /// <summary>Answer the worker's in-flight requests with 504: it is being killed for exceeding the timeout.</summary>
     void MarkTimedOut(string workerKey);
 
+    /// <summary>
+    /// Reload: applies the new configuration's front settings (bind, limits, TLS, static files, access log, forwarding
+    /// rules). Throws, changing nothing, when they cannot be applied (e.g. a new bind address is in use).
+    /// </summary>
+    Task ApplyAsync(Gunicorn.Settings.Records.GunicornConfig config);
+
     /// <summary>TERM with a drain period: report unhealthy and close connections after each response, keep serving.</summary>
     void BeginDrain();
 

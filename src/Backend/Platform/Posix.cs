@@ -42,6 +42,18 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
     public static partial int Dup2(int oldFd, int newFd);
 
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    private const int F_DUPFD_CLOEXEC = 1030;
+
+    /// <summary>A second descriptor for the same open socket or file, closed on exec (never inherited by workers).</summary>
+    public static int DupCloseOnExec(int fd)
+    {
+        var copy = Fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        return copy >= 0 ? copy : throw new IOException($"fcntl(F_DUPFD_CLOEXEC) on fd {fd} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     private static partial nint SysWrite(int fd, ReadOnlySpan<byte> buffer, nuint count);
 

@@ -9,6 +9,9 @@ namespace Gunicorn.Front.Forwarding;
 /// </summary>
 public sealed class WorkerDispatcher(int queueLimit)
 {
+    /// <summary>request_queue_size: requests that may wait for a worker; a reload may change it.</summary>
+    public int QueueLimit { get; set; } = queueLimit;
+
     /// <summary>One worker as the dispatcher sees it.</summary>
     public sealed class Slot(WorkerEndpoint endpoint)
     {
@@ -49,7 +52,7 @@ public sealed class WorkerDispatcher(int queueLimit)
             {
                 return free;
             }
-            if (_waiting.Count >= queueLimit)
+            if (_waiting.Count >= QueueLimit)
             {
                 return null;
             }

@@ -1,120 +1,135 @@
 using Gunicorn.Backend.Arbiter;
-using Gunicorn.Backend.Workers;
-using Gunicorn.Front.AccessLog;
-using Gunicorn.Front.Forwarding;
-using Gunicorn.Front.Limits;
+using Gunicorn.Backend.Logging;
 using Gunicorn.Front.Listeners;
-using Gunicorn.Front.Static;
 using Gunicorn.Settings.Records;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace Gunicorn.Front.Hosting;
 
-/// <summary>The front tier: Kestrel listeners and the YARP forwarder to the workers, as the arbiter sees it.</summary>
+/// <summary>
+/// The front tier as the arbiter sees it: the master's listening sockets, the routing state, and the front
+/// generation serving now. A reload applies the new configuration's front settings (bind, limits, TLS, static files,
+/// access log, forwarding rules, buffering) by starting a new generation on the same sockets and draining the old.
+/// </summary>
 public sealed class FrontTier : IFront, IAsyncDisposable
 {
-    private readonly WebApplication _app;
-    private readonly WorkerSockets _sockets = new();
-    private readonly AccessLogWriter? _accessLog;
-    private volatile bool _draining;
-    private readonly WorkerDispatcher _dispatcher;
-    private readonly InFlightRequests _inFlight = new();
-
-    /// <summary>Sockets passed by systemd; when there are any, they replace <c>bind</c>.</summary>
-    public IReadOnlyList<int> SocketActivated { get; } = SystemdActivation.TakeInheritedSockets();
+    private readonly ListenerSet _listeners = new();
+    private readonly FrontRouting _routing;
+    private readonly List<Task> _draining = [];
+    private GunicornConfig _config;
+    private FrontGeneration? _current;
 
     public FrontTier(GunicornConfig config)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            KestrelLimits.Apply(kestrel, config.Limits, config.Listeners.KeepAliveSeconds);
-            if (SocketActivated.Count > 0)
-            {
-                foreach (var fd in SocketActivated)
-                {
-                    kestrel.ListenHandle((ulong)fd, listen => ConnectionPipeline.Apply(listen, config));
-                }
-                return;
-            }
-            foreach (var bind in config.Listeners.Bind)
-            {
-                ListenerBinder.Bind(kestrel, bind, config);
-            }
-        });
-        builder.WebHost.UseSockets(sockets => sockets.Backlog = config.Listeners.Backlog);
-
-        builder.Services.AddHttpForwarder();
-        _app = builder.Build();
-        _dispatcher = new WorkerDispatcher(config.Limits.RequestQueueSize);
-        if (config.Logging.AccessLog is { } accessLog)
-        {
-            _accessLog = new AccessLogWriter(accessLog);
-            _app.UseMiddleware<AccessLogMiddleware>(new AccessLogFormatter(config.Logging.AccessLogFormat), _accessLog);
-        }
-        _app.Use((context, next) =>
-        {
-            if (_draining)
-            {
-                context.Response.Headers.Connection = "close";
-            }
-            if (config.Limits.HealthPath is { } health && context.Request.Path.Equals(health))
-            {
-                var healthy = !_draining && _dispatcher.HasWorkers;
-                context.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
-                return context.Response.WriteAsync(healthy ? "ok\n" : _draining ? "draining\n" : "no worker ready\n");
-            }
-            return next(context);
-        });
-        _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
-        StaticFilesSetup.Use(_app, config.Static.Mappings);
-        var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), _sockets, _dispatcher, _inFlight, config);
-        _app.Run(forwarding.InvokeAsync);
+        _config = config;
+        _routing = new FrontRouting(config.Limits.RequestQueueSize);
+        _listeners.AdoptSystemdSockets(SystemdActivation.TakeInheritedSockets());
     }
 
-    /// <summary>Opens the listeners; returns the addresses actually bound (port 0 becomes a real port).</summary>
+    /// <summary>Sockets passed by systemd; when there are any, they replace <c>bind</c>.</summary>
+    public bool SocketActivated => _listeners.SocketActivated;
+
+    /// <summary>Opens the listeners and starts serving; returns the addresses bound (port 0 made real).</summary>
+    /// <exception cref="IOException">A bind could not be opened.</exception>
     public async Task<IReadOnlyList<string>> StartAsync()
     {
-        await _app.StartAsync();
-        return _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToList() ?? [];
+        _current = await StartAsync(_config, _listeners.Prepare(_config.Listeners.Bind, _config.Listeners.Backlog));
+        return Addresses(_config);
     }
+
+    /// <summary>
+    /// Applies a reloaded configuration's front settings: new binds are opened, a new generation starts on every
+    /// socket, and only then does the old generation drain (within graceful_timeout) and dropped binds close.
+    /// When anything fails, the current generation and its sockets keep serving unchanged.
+    /// </summary>
+    public async Task ApplyAsync(GunicornConfig config)
+    {
+        var before = Addresses(_config);
+        var old = _current!;
+        var change = _listeners.Prepare(config.Listeners.Bind, config.Listeners.Backlog);
+        _current = await StartAsync(config, change);
+        var dropped = change.Dropped;
+        _routing.Dispatcher.QueueLimit = config.Limits.RequestQueueSize;
+        foreach (var address in Addresses(config).Except(before))
+        {
+            ErrorLog.Info($"Listening at: {address} ({Environment.ProcessId})");
+        }
+        foreach (var listener in dropped)
+        {
+            ErrorLog.Info($"Closing listener {listener.Address} (no longer in bind) once its requests are done");
+        }
+        _config = config;
+        _draining.Add(DrainAsync(old, dropped, TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds)));
+    }
+
+    /// <summary>A new generation on the listeners <paramref name="change"/> wants; on failure nothing changes.</summary>
+    private async Task<FrontGeneration> StartAsync(GunicornConfig config, ListenerSet.Change change)
+    {
+        FrontGeneration? generation = null;
+        try
+        {
+            generation = new FrontGeneration(config, _routing, change.Wanted);
+            await generation.StartAsync();
+        }
+        catch
+        {
+            if (generation is not null)
+            {
+                await generation.DisposeAsync();
+            }
+            ListenerSet.Abort(change);
+            throw;
+        }
+        _listeners.Commit(change);
+        return generation;
+    }
+
+    private static async Task DrainAsync(FrontGeneration old, IReadOnlyList<ListenerSet.Listener> dropped, TimeSpan grace)
+    {
+        await old.StopAsync(grace);
+        await old.DisposeAsync();
+        foreach (var listener in dropped)
+        {
+            ListenerSet.Close(listener);
+        }
+    }
+
+    private IReadOnlyList<string> Addresses(GunicornConfig config) =>
+        _listeners.Current.Select(l => (config.Listeners.Tls.Enabled ? "https://" : "http://") + l.Address).ToList();
 
     public void Publish(IReadOnlyList<WorkerEndpoint> ready)
     {
         // Sockets first: a worker must never be chosen before its name can be connected.
-        _sockets.SetPaths(ready.Select(w => KeyValuePair.Create(w.Key, w.SocketPath)));
-        _dispatcher.Publish(ready);
-        _inFlight.Prune(ready.Select(w => w.Key).ToHashSet());
+        _routing.Sockets.SetPaths(ready.Select(w => KeyValuePair.Create(w.Key, w.SocketPath)));
+        _routing.Dispatcher.Publish(ready);
+        _routing.InFlight.Prune(ready.Select(w => w.Key).ToHashSet());
     }
 
-    public int InFlight(string workerKey) => _inFlight.Count(workerKey);
+    public int InFlight(string workerKey) => _routing.InFlight.Count(workerKey);
 
-    public string? DescribeInFlight(string workerKey) => _inFlight.DescribeOldest(workerKey);
+    public string? DescribeInFlight(string workerKey) => _routing.InFlight.DescribeOldest(workerKey);
 
-    public void MarkTimedOut(string workerKey) => _inFlight.MarkTimedOut(workerKey);
+    public void MarkTimedOut(string workerKey) => _routing.InFlight.MarkTimedOut(workerKey);
 
-    public void BeginDrain() => _draining = true;
+    public void BeginDrain() => _routing.Draining = true;
 
     public async Task StopAsync(TimeSpan grace)
     {
-        using var deadline = new CancellationTokenSource(grace);
-        await _app.StopAsync(deadline.Token);
+        if (_current is not null)
+        {
+            await _current.StopAsync(grace);
+        }
     }
 
     /// <summary>USR1: the access log file is reopened (the error log is reopened by the arbiter).</summary>
-    public void ReopenLogs() => _accessLog?.Reopen();
+    public void ReopenLogs() => _current?.ReopenLogs();
 
     public async ValueTask DisposeAsync()
     {
-        await _app.DisposeAsync();
-        if (_accessLog is not null)
+        await Task.WhenAll(_draining);
+        if (_current is not null)
         {
-            await _accessLog.DisposeAsync();
+            await _current.DisposeAsync();
         }
+        _listeners.Dispose();
     }
 }

@@ -59,9 +59,9 @@ public static class MasterHost
             ErrorLog.Error($"The front tier could not start: {e}");
             return StartupErrorExitCode;
         }
-        if (front.SocketActivated.Count > 0)
+        if (front.SocketActivated)
         {
-            ErrorLog.Info($"Using {front.SocketActivated.Count} socket(s) from systemd (LISTEN_FDS); bind is ignored");
+            ErrorLog.Info($"Using {addresses.Count} socket(s) from systemd (LISTEN_FDS); bind is ignored");
         }
         foreach (var address in addresses)
         {

@@ -15,7 +15,7 @@ public class ReloadTests
         File.WriteAllText(config, "workers: 2\nwsgi_app: \"@hello\"\n");
         await using var server = await GunicornServer.StartAsync([], dir);
         Assert.StartsWith("Hello from gunicorn-net", await server.Client.GetStringAsync("/pid"));
-        var (failures, load) = StartLoad(server);
+        var load = ContinuousLoad.Start(server.Client);
         File.WriteAllText(config, "workers: 2\nwsgi_app: \"@echo\"\n");
         server.Signal(Signals.HUP);
         await server.WaitForLogAsync(@"Reload complete: generation 2 serving", Deadline);
@@ -23,8 +23,7 @@ public class ReloadTests
         {
             Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
         }
-        await load.StopAsync();
-        Assert.Empty(failures);
+        Assert.Empty(await load.StopAsync());
     }
 
     [Fact]
@@ -89,14 +88,13 @@ public class ReloadTests
         File.WriteAllText(config, "workers: 1\nwsgi_app: \"@echo\"\n");
         await using var server = await GunicornServer.StartAsync([], dir);
         var before = server.WorkerPids();
-        var (failures, load) = StartLoad(server);
+        var load = ContinuousLoad.Start(server.Client);
         File.WriteAllText(config, "workers: 0\nwsgi_app: \"@echo\"\ntimeuot: 5\n");
         server.Signal(Signals.HUP);
         await server.WaitForLogAsync(@"Reload: gunicorn\.yaml:1:10: workers: must be at least 1, got 0\.", Deadline);
         await server.WaitForLogAsync(@"Reload: gunicorn\.yaml:3:1: unknown setting ""timeuot""\. Did you mean ""timeout""\?", Deadline);
         await server.WaitForLogAsync(@"Reload failed: the configuration is invalid", Deadline);
-        await load.StopAsync();
-        Assert.Empty(failures);
+        Assert.Empty(await load.StopAsync());
         Assert.Equal(before, server.WorkerPids());
     }
 
@@ -108,13 +106,12 @@ public class ReloadTests
         File.WriteAllText(config, "workers: 2\nwsgi_app: \"@echo\"\n");
         await using var server = await GunicornServer.StartAsync([], dir);
         var before = server.WorkerPids().Order().ToList();
-        var (failures, load) = StartLoad(server);
+        var load = ContinuousLoad.Start(server.Client);
         File.WriteAllText(config, "workers: 2\nwsgi_app: \"@missing\"\n");
         server.Signal(Signals.HUP);
         await server.WaitForLogAsync(@"Reload failed: App failed to load\..*generation 1 keeps serving", Deadline);
         Assert.True((await server.Client.GetAsync("/pid")).IsSuccessStatusCode);
-        await load.StopAsync();
-        Assert.Empty(failures);
+        Assert.Empty(await load.StopAsync());
         Assert.False(server.HasExited);
         await Eventually.True(() => server.WorkerPids().Order().SequenceEqual(before), Deadline, "only the old workers");
     }
@@ -141,34 +138,4 @@ public class ReloadTests
 
     private static void WriteApp(string path, string version) => File.WriteAllText(path,
         $"def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{version}']\n");
-
-    private sealed class Load(CancellationTokenSource stop, Task running)
-    {
-        public async Task StopAsync()
-        {
-            stop.Cancel();
-            await running;
-        }
-    }
-
-    private static (List<string> Failures, Load Load) StartLoad(GunicornServer server)
-    {
-        var failures = new List<string>();
-        var stop = new CancellationTokenSource();
-        var running = Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                var response = await server.Client.GetAsync("/pid");
-                if (!response.IsSuccessStatusCode)
-                {
-                    lock (failures)
-                    {
-                        failures.Add($"{(int)response.StatusCode}");
-                    }
-                }
-            }
-        })));
-        return (failures, new Load(stop, running));
-    }
 }

@@ -27,11 +27,13 @@ public sealed partial class GunicornServer : IAsyncDisposable
     }
 
     /// <param name="launcher">A program that execs gunicorn-net itself (e.g. systemd-socket-activate and its options).</param>
+    /// <param name="bindFromConfig">The config file binds (its first bind must be 127.0.0.1:0): no <c>-b</c> is added.</param>
     public static async Task<GunicornServer> StartAsync(IEnumerable<string> args, string? workingDirectory = null,
-        IReadOnlyDictionary<string, string>? environment = null, bool waitForReady = true, IReadOnlyList<string>? launcher = null)
+        IReadOnlyDictionary<string, string>? environment = null, bool waitForReady = true, IReadOnlyList<string>? launcher = null,
+        bool bindFromConfig = false)
     {
         var argList = args.ToList();
-        if (!argList.Contains("-b") && !argList.Contains("--bind") && launcher is null)
+        if (!argList.Contains("-b") && !argList.Contains("--bind") && launcher is null && !bindFromConfig)
         {
             argList.InsertRange(0, ["-b", "127.0.0.1:0"]);
         }

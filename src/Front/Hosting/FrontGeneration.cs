@@ -1,0 +1,104 @@
+using Gunicorn.Backend.Workers;
+using Gunicorn.Front.AccessLog;
+using Gunicorn.Front.Forwarding;
+using Gunicorn.Front.Limits;
+using Gunicorn.Front.Listeners;
+using Gunicorn.Front.Static;
+using Gunicorn.Settings.Records;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Gunicorn.Front.Hosting;
+
+/// <summary>
+/// One generation of the front: a Kestrel server built from one configuration (limits, TLS, static files, access
+/// log, forwarding rules), accepting on duplicates of the master's listening sockets and forwarding through the
+/// routing state that all generations share. A reload starts a new generation before the old one drains, the way
+/// nginx's new workers take over from the old ones.
+/// </summary>
+public sealed class FrontGeneration : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly AccessLogWriter? _accessLog;
+
+    public FrontGeneration(GunicornConfig config, FrontRouting routing, IReadOnlyCollection<ListenerSet.Listener> listeners)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            KestrelLimits.Apply(kestrel, config.Limits, config.Listeners.KeepAliveSeconds);
+            foreach (var listener in listeners)
+            {
+                // Kestrel closes the descriptor it is given when this generation stops; the master keeps its own.
+                var copy = Gunicorn.Backend.Platform.Posix.DupCloseOnExec(listener.Fd);
+                kestrel.ListenHandle((ulong)copy, listen => ConnectionPipeline.Apply(listen, config));
+            }
+        });
+        builder.Services.AddHttpForwarder();
+        _app = builder.Build();
+        if (config.Logging.AccessLog is { } accessLog)
+        {
+            _accessLog = new AccessLogWriter(accessLog);
+            _app.UseMiddleware<AccessLogMiddleware>(new AccessLogFormatter(config.Logging.AccessLogFormat), _accessLog);
+        }
+        _app.Use((context, next) =>
+        {
+            if (routing.Draining)
+            {
+                context.Response.Headers.Connection = "close";
+            }
+            if (config.Limits.HealthPath is { } health && context.Request.Path.Equals(health))
+            {
+                var healthy = !routing.Draining && routing.Dispatcher.HasWorkers;
+                context.Response.StatusCode = healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+                return context.Response.WriteAsync(healthy ? "ok\n" : routing.Draining ? "draining\n" : "no worker ready\n");
+            }
+            return next(context);
+        });
+        _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
+        StaticFilesSetup.Use(_app, config.Static.Mappings);
+        var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), routing.Sockets,
+            routing.Dispatcher, routing.InFlight, config);
+        _app.Run(forwarding.InvokeAsync);
+    }
+
+    public Task StartAsync() => _app.StartAsync();
+
+    /// <summary>Stops accepting and lets this generation's in-flight requests finish within <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        using var deadline = new CancellationTokenSource(grace);
+        await _app.StopAsync(deadline.Token);
+    }
+
+    /// <summary>USR1: the access log file is reopened.</summary>
+    public void ReopenLogs() => _accessLog?.Reopen();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        if (_accessLog is not null)
+        {
+            await _accessLog.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>What every front generation shares: the workers to forward to, their sockets, what is in flight.</summary>
+public sealed class FrontRouting(int queueLimit)
+{
+    public WorkerSockets Sockets { get; } = new();
+    public WorkerDispatcher Dispatcher { get; } = new(queueLimit);
+    public InFlightRequests InFlight { get; } = new();
+
+    private volatile bool _draining;
+
+    /// <summary>TERM with a drain period: health checks fail and every response closes its connection.</summary>
+    public bool Draining
+    {
+        get => _draining;
+        set => _draining = value;
+    }
+}

@@ -1,0 +1,184 @@
+using System.Net;
+using System.Net.Sockets;
+using Gunicorn.Backend.Platform;
+using Gunicorn.Settings.Types;
+
+namespace Gunicorn.Front.Listeners;
+
+/// <summary>
+/// The master's listening sockets, one per <c>bind</c> (or per systemd socket), owned here rather than by Kestrel so
+/// that they outlive a front generation: each generation of the front gets its own duplicate of every descriptor, so
+/// during a reload the old and the new generation accept from the same queue and no connection waiting in the
+/// backlog is lost. A reload that changes <c>bind</c> opens the new sockets first and closes the dropped ones only
+/// after the generation using them has drained.
+/// </summary>
+public sealed class ListenerSet : IDisposable
+{
+    /// <summary>One listening socket: the bind it serves, its descriptor and the address operators read in the log.</summary>
+    public sealed record Listener(string Key, int Fd, string Address, Socket? Owned, string? UnixPath = null);
+
+    private readonly Dictionary<string, Listener> _listeners = [];
+
+    public IReadOnlyCollection<Listener> Current => _listeners.Values;
+
+    /// <summary>Listeners for sockets inherited from systemd; <c>bind</c> is then ignored, on reloads too.</summary>
+    public bool SocketActivated { get; private set; }
+
+    public void AdoptSystemdSockets(IReadOnlyList<int> fds)
+    {
+        SocketActivated = fds.Count > 0;
+        foreach (var fd in fds)
+        {
+            _listeners[$"fd://{fd}"] = new Listener($"fd://{fd}", fd, Describe(fd), null);
+        }
+    }
+
+    /// <summary>What a new <c>bind</c> list changes: sockets opened for it, the full set it wants, and those it drops.</summary>
+    public sealed record Change(IReadOnlyList<Listener> Opened, IReadOnlyList<Listener> Wanted, IReadOnlyList<Listener> Dropped);
+
+    /// <summary>
+    /// Opens the sockets <paramref name="binds"/> adds (all or nothing: on error, what was opened is closed again)
+    /// without changing the set; <see cref="Commit"/> or <see cref="Abort"/> the result.
+    /// </summary>
+    /// <exception cref="IOException">A new bind could not be opened (address in use, permission, bad path).</exception>
+    public Change Prepare(IReadOnlyList<BindAddress> binds, int backlog)
+    {
+        if (SocketActivated)
+        {
+            return new Change([], _listeners.Values.ToList(), []);
+        }
+        var wanted = binds.Select(b => b.ToString()).Distinct().ToList();
+        var opened = new List<Listener>();
+        try
+        {
+            foreach (var bind in binds.Where(b => !_listeners.ContainsKey(b.ToString())).DistinctBy(b => b.ToString()))
+            {
+                opened.Add(Open(bind.ToString(), bind, backlog));
+            }
+        }
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+        {
+            opened.ForEach(Close);
+            throw new IOException($"{e.Message}", e);
+        }
+        var byKey = _listeners.Values.Concat(opened).ToDictionary(l => l.Key);
+        return new Change(opened, wanted.Select(k => byKey[k]).ToList(), _listeners.Values.Where(l => !wanted.Contains(l.Key)).ToList());
+    }
+
+    /// <summary>The change is in use: the set is now what it wanted (dropped sockets are the caller's to close).</summary>
+    public void Commit(Change change)
+    {
+        _listeners.Clear();
+        foreach (var listener in change.Wanted)
+        {
+            _listeners[listener.Key] = listener;
+        }
+    }
+
+    /// <summary>The change was not used: the sockets it opened are closed.</summary>
+    public static void Abort(Change change)
+    {
+        foreach (var listener in change.Opened)
+        {
+            Close(listener);
+        }
+    }
+
+    public static void Close(Listener listener)
+    {
+        listener.Owned?.Dispose();
+        if (listener.UnixPath is { } path)
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static Listener Open(string key, BindAddress bind, int backlog)
+    {
+        if (bind.Kind == BindKind.FileDescriptor)
+        {
+            return new Listener(key, bind.Fd, Describe(bind.Fd), null);
+        }
+        Socket socket;
+        if (bind.Kind == BindKind.Unix)
+        {
+            RemoveStaleSocket(bind.Path);
+            socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            Bind(socket, new UnixDomainSocketEndPoint(bind.Path), backlog);
+            return new Listener(key, (int)socket.Handle, $"unix:{bind.Path}", socket, bind.Path);
+        }
+        var address = ResolveHost(bind.Host);
+        socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (address.Equals(IPAddress.IPv6Any))
+        {
+            socket.DualMode = true;
+        }
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        Bind(socket, new IPEndPoint(address, bind.Port), backlog);
+        return new Listener(key, (int)socket.Handle, Describe((IPEndPoint)socket.LocalEndPoint!), socket);
+    }
+
+    /// <summary>
+    /// A socket file left by a server that died is removed, as gunicorn does; one that a live server still accepts on
+    /// is left alone (the bind then fails with "address in use").
+    /// </summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        if (!File.Exists(path) || new FileInfo(path).Length != 0)
+        {
+            return;
+        }
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static void Bind(Socket socket, EndPoint endpoint, int backlog)
+    {
+        try
+        {
+            socket.Bind(endpoint);
+            socket.Listen(backlog);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static IPAddress ResolveHost(string host) =>
+        host == "localhost" ? IPAddress.Loopback
+        : IPAddress.TryParse(host, out var address) ? address
+        : Dns.GetHostAddresses(host).First();
+
+    /// <summary>The bound address of an inherited descriptor (e.g. port 0 made real), without taking ownership.</summary>
+    private static string Describe(int fd)
+    {
+        using var view = new Socket(new SafeSocketHandle(fd, ownsHandle: false));
+        return view.LocalEndPoint switch
+        {
+            IPEndPoint ip => Describe(ip),
+            UnixDomainSocketEndPoint unix => $"unix:{unix}",
+            var other => $"fd://{fd} ({other})",
+        };
+    }
+
+    private static string Describe(IPEndPoint endpoint) =>
+        endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]:{endpoint.Port}" : $"{endpoint.Address}:{endpoint.Port}";
+
+    public void Dispose()
+    {
+        foreach (var listener in _listeners.Values)
+        {
+            Close(listener);
+        }
+        _listeners.Clear();
+    }
+}
