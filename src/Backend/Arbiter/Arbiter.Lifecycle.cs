@@ -9,6 +9,10 @@ public sealed partial class Arbiter
     private async Task HandleSignalAsync(int signal)
     {
         ErrorLog.Info($"Handling signal: {Posix.Name(signal)[3..].ToLowerInvariant()}");
+        if (signal is Posix.SIGTERM or Posix.SIGINT or Posix.SIGQUIT)
+        {
+            SystemdNotify.Stopping();
+        }
         switch (signal)
         {
             case Posix.SIGTERM when _config.Limits.DrainPeriodSeconds > 0 && _drainUntil is null:
@@ -50,6 +54,9 @@ public sealed partial class Arbiter
                 break;
             case Posix.SIGWINCH:
                 ErrorLog.Info("SIGWINCH ignored. Not daemonized");
+                break;
+            case Posix.SIGUSR2 when StartNewMaster is not null:
+                StartNewMaster();
                 break;
             default:
                 ErrorLog.Info($"Ignoring {Posix.Name(signal)}: not supported yet.");
@@ -110,6 +117,7 @@ public sealed partial class Arbiter
             _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the front could not apply the new configuration ({e.Message})";
             return;
         }
+        SystemdNotify.Reloading();
         _hooks.Run("on_reload", config.Hooks.OnReload);
         _config = config;
         _hooks = new Hooks.HookRunner(config.Hooks.TimeoutSeconds);
@@ -140,6 +148,7 @@ public sealed partial class Arbiter
             Retire(old);
         }
         ErrorLog.Info($"Reload complete: generation {_servingGeneration} serving, generation {previous} draining");
+        SystemdNotify.Ready();
         _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} succeeded: generation {_servingGeneration} serving";
         ReloadAgainIfAsked();
     }
@@ -154,6 +163,7 @@ public sealed partial class Arbiter
             worker.MoveTo(WorkerState.Stopping);
         }
         ErrorLog.Error($"Reload failed: {reason}. Generation {generation} was torn down; generation {_servingGeneration} keeps serving.");
+        SystemdNotify.Ready();
         _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {reason}; generation {_servingGeneration} kept serving";
         ReloadAgainIfAsked();
     }

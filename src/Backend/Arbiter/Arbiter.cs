@@ -56,6 +56,9 @@ public sealed partial class Arbiter
     /// <summary>Called on USR1 after the error log was reopened (the front reopens its access log).</summary>
     public Action? ReopenLogs { get; init; }
 
+    /// <summary>USR2: start a new master that inherits the listening sockets (gunicorn's binary upgrade).</summary>
+    public Action? StartNewMaster { get; init; }
+
     /// <summary>Workers by state, for status and tests.</summary>
     public IReadOnlyList<WorkerHandle> Workers => _workers;
 
@@ -170,6 +173,7 @@ public sealed partial class Arbiter
         {
             _booted = true;
             ErrorLog.Info($"All {_targetWorkers} workers ready");
+            Platform.SystemdNotify.Ready();
             _hooks.Run("when_ready", _config.Hooks.WhenReady);
         }
     }

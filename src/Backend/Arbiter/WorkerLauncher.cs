@@ -46,6 +46,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
         start.ArgumentList.Add(info.Title);
         ApplyRawEnv(start, rawEnv);
         start.Environment[WorkerContract.StartInfoVariable] = WorkerContract.Serialize(info);
+        start.Environment.Remove(Platform.SystemdNotify.SocketVariable); // only the master talks to systemd
         start.Environment[WorkerContract.PipeVariable] = pipeHandle;
         return start;
     }

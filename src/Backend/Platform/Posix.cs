@@ -45,7 +45,20 @@ public static partial class Posix
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Fcntl(int fd, int command, int argument);
 
+    private const int F_DUPFD = 0;
+    private const int F_SETFD = 2;
     private const int F_DUPFD_CLOEXEC = 1030;
+    private const int FD_CLOEXEC = 1;
+
+    /// <summary>A second descriptor for the same socket that a program started next inherits (USR2's new master).</summary>
+    public static int DupInheritable(int fd)
+    {
+        var copy = Fcntl(fd, F_DUPFD, 3);
+        return copy >= 0 ? copy : throw new IOException($"fcntl(F_DUPFD) on fd {fd} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Marks an inherited descriptor close-on-exec, so it does not leak further into workers.</summary>
+    public static void SetCloseOnExec(int fd) => Fcntl(fd, F_SETFD, FD_CLOEXEC);
 
     /// <summary>A second descriptor for the same open socket or file, closed on exec (never inherited by workers).</summary>
     public static int DupCloseOnExec(int fd)

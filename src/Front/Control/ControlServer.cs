@@ -18,18 +18,14 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
     private readonly CancellationTokenSource _stop = new();
     private readonly string _path;
+    private readonly DateTime _boundAt;
     private readonly Task _accepting;
 
     public ControlServer(string path, ChannelWriter<ArbiterEvent> arbiter)
     {
         _path = path;
-        if (File.Exists(path))
-        {
-            File.Delete(path); // a socket left by a master that was killed
-        }
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _listener.Listen(16);
+        // Replaces a socket left by a master that was killed, or the old master's after USR2.
+        _boundAt = Listeners.UnixSocketFile.BindAndListen(_listener, path, 16, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _accepting = AcceptLoopAsync(arbiter);
     }
 
@@ -77,7 +73,8 @@ public sealed class ControlServer : IAsyncDisposable
         _stop.Cancel();
         _listener.Dispose();
         await _accepting;
-        File.Delete(_path);
+        // Only our own socket: after USR2 the new master has bound a fresh one at the same path.
+        Listeners.UnixSocketFile.RemoveIfOurs(_path, _boundAt);
     }
 }
 

@@ -22,11 +22,15 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     {
         _config = config;
         _routing = new FrontRouting(config.Limits.RequestQueueSize);
-        _listeners.AdoptSystemdSockets(SystemdActivation.TakeInheritedSockets());
+        var (fds, source) = InheritedSockets.Take();
+        _listeners.Adopt(fds, source);
     }
 
-    /// <summary>Sockets passed by systemd; when there are any, they replace <c>bind</c>.</summary>
-    public bool SocketActivated => _listeners.SocketActivated;
+    /// <summary>Where inherited sockets came from (systemd, an old master); they then replace <c>bind</c>.</summary>
+    public string? InheritedFrom => _listeners.InheritedFrom;
+
+    /// <summary>USR2: inheritable duplicates of every listening socket, for the new master.</summary>
+    public IReadOnlyList<int> DuplicateListenersForNewMaster() => _listeners.DuplicateForNewMaster();
 
     /// <summary>Opens the listeners and starts serving; returns the addresses bound (port 0 made real).</summary>
     /// <exception cref="IOException">A bind could not be opened.</exception>
@@ -76,20 +80,20 @@ public sealed class FrontTier : IFront, IAsyncDisposable
             {
                 await generation.DisposeAsync();
             }
-            ListenerSet.Abort(change);
+            _listeners.Abort(change);
             throw;
         }
         _listeners.Commit(change);
         return generation;
     }
 
-    private static async Task DrainAsync(FrontGeneration old, IReadOnlyList<ListenerSet.Listener> dropped, TimeSpan grace)
+    private async Task DrainAsync(FrontGeneration old, IReadOnlyList<ListenerSet.Listener> dropped, TimeSpan grace)
     {
         await old.StopAsync(grace);
         await old.DisposeAsync();
         foreach (var listener in dropped)
         {
-            ListenerSet.Close(listener);
+            _listeners.Close(listener);
         }
     }
 

@@ -59,9 +59,9 @@ public static class MasterHost
             ErrorLog.Error($"The front tier could not start: {e}");
             return StartupErrorExitCode;
         }
-        if (front.SocketActivated)
+        if (front.InheritedFrom is { } source)
         {
-            ErrorLog.Info($"Using {addresses.Count} socket(s) from systemd (LISTEN_FDS); bind is ignored");
+            ErrorLog.Info($"Using {addresses.Count} socket(s) from {source}; bind is ignored");
         }
         foreach (var address in addresses)
         {
@@ -71,7 +71,8 @@ public static class MasterHost
 
         using var runtime = RuntimeDirectory.Create(config.Pool.WorkerTmpDir, WorkerIdentities.From(config.Pool));
         using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
-        var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs };
+        var upgrade = new BinaryUpgrade(front, pidFile);
+        var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs, StartNewMaster = upgrade.Start };
         ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName}]");
         await using var control = OpenControlSocket(config.Process.ControlSocket, arbiter);
         var exitCode = await arbiter.RunAsync();

@@ -15,22 +15,37 @@ namespace Gunicorn.Front.Listeners;
 public sealed class ListenerSet : IDisposable
 {
     /// <summary>One listening socket: the bind it serves, its descriptor and the address operators read in the log.</summary>
-    public sealed record Listener(string Key, int Fd, string Address, Socket? Owned, string? UnixPath = null);
+    public sealed record Listener(string Key, int Fd, string Address, Socket? Owned, string? UnixPath = null, DateTime UnixBoundAt = default);
 
     private readonly Dictionary<string, Listener> _listeners = [];
 
     public IReadOnlyCollection<Listener> Current => _listeners.Values;
 
-    /// <summary>Listeners for sockets inherited from systemd; <c>bind</c> is then ignored, on reloads too.</summary>
-    public bool SocketActivated { get; private set; }
+    /// <summary>
+    /// Where the sockets came from when they were inherited (systemd, or the old master on USR2); <c>bind</c> is then
+    /// ignored, on reloads too. Null when this master opened them.
+    /// </summary>
+    public string? InheritedFrom { get; private set; }
 
-    public void AdoptSystemdSockets(IReadOnlyList<int> fds)
+    private bool _handedOver;
+
+    public void Adopt(IReadOnlyList<int> fds, string source)
     {
-        SocketActivated = fds.Count > 0;
+        InheritedFrom = fds.Count > 0 ? source : null;
         foreach (var fd in fds)
         {
             _listeners[$"fd://{fd}"] = new Listener($"fd://{fd}", fd, Describe(fd), null);
         }
+    }
+
+    /// <summary>
+    /// USR2: descriptors of every socket that the next program started inherits. From now on the sockets are shared
+    /// with the new master: closing them here must not remove Unix socket files it still listens on.
+    /// </summary>
+    public IReadOnlyList<int> DuplicateForNewMaster()
+    {
+        _handedOver = true;
+        return _listeners.Values.Select(l => Posix.DupInheritable(l.Fd)).ToList();
     }
 
     /// <summary>What a new <c>bind</c> list changes: sockets opened for it, the full set it wants, and those it drops.</summary>
@@ -43,7 +58,7 @@ public sealed class ListenerSet : IDisposable
     /// <exception cref="IOException">A new bind could not be opened (address in use, permission, bad path).</exception>
     public Change Prepare(IReadOnlyList<BindAddress> binds, int backlog)
     {
-        if (SocketActivated)
+        if (InheritedFrom is not null)
         {
             return new Change([], _listeners.Values.ToList(), []);
         }
@@ -58,7 +73,7 @@ public sealed class ListenerSet : IDisposable
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
-            opened.ForEach(Close);
+            opened.ForEach(l => l.Owned?.Dispose());
             throw new IOException($"{e.Message}", e);
         }
         var byKey = _listeners.Values.Concat(opened).ToDictionary(l => l.Key);
@@ -76,7 +91,7 @@ public sealed class ListenerSet : IDisposable
     }
 
     /// <summary>The change was not used: the sockets it opened are closed.</summary>
-    public static void Abort(Change change)
+    public void Abort(Change change)
     {
         foreach (var listener in change.Opened)
         {
@@ -84,12 +99,12 @@ public sealed class ListenerSet : IDisposable
         }
     }
 
-    public static void Close(Listener listener)
+    public void Close(Listener listener)
     {
         listener.Owned?.Dispose();
-        if (listener.UnixPath is { } path)
+        if (listener.UnixPath is { } path && !_handedOver)
         {
-            File.Delete(path);
+            UnixSocketFile.RemoveIfOurs(path, listener.UnixBoundAt);
         }
     }
 
@@ -102,10 +117,18 @@ public sealed class ListenerSet : IDisposable
         Socket socket;
         if (bind.Kind == BindKind.Unix)
         {
-            RemoveStaleSocket(bind.Path);
+            RefuseIfInUse(bind.Path);
             socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            Bind(socket, new UnixDomainSocketEndPoint(bind.Path), backlog);
-            return new Listener(key, (int)socket.Handle, $"unix:{bind.Path}", socket, bind.Path);
+            try
+            {
+                var boundAt = UnixSocketFile.BindAndListen(socket, bind.Path, backlog);
+                return new Listener(key, (int)socket.Handle, $"unix:{bind.Path}", socket, bind.Path, boundAt);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
         var address = ResolveHost(bind.Host);
         socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -119,12 +142,12 @@ public sealed class ListenerSet : IDisposable
     }
 
     /// <summary>
-    /// A socket file left by a server that died is removed, as gunicorn does; one that a live server still accepts on
-    /// is left alone (the bind then fails with "address in use").
+    /// A socket file left by a server that died is replaced, as gunicorn does; one that a live server still accepts on
+    /// is not: "address in use".
     /// </summary>
-    private static void RemoveStaleSocket(string path)
+    private static void RefuseIfInUse(string path)
     {
-        if (!File.Exists(path) || new FileInfo(path).Length != 0)
+        if (!File.Exists(path))
         {
             return;
         }
@@ -133,10 +156,11 @@ public sealed class ListenerSet : IDisposable
         {
             probe.Connect(new UnixDomainSocketEndPoint(path));
         }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        catch (SocketException)
         {
-            File.Delete(path);
+            return; // nobody listens: stale, or not a socket (the rename into place then fails clearly)
         }
+        throw new IOException($"unix:{path} is in use by another server");
     }
 
     private static void Bind(Socket socket, EndPoint endpoint, int backlog)

@@ -145,7 +145,7 @@ public sealed partial class GunicornServer : IAsyncDisposable
         {
             throw new TimeoutException($"gunicorn-net (pid {Pid}) did not exit within {deadline.TotalSeconds:0.#} s. Log:\n{Log}");
         }
-        _process.WaitForExit();
+        // No WaitForExit(): it would also wait for the end of the output, which a master started by USR2 may hold open.
         return _process.ExitCode;
     }
 
