@@ -36,7 +36,7 @@ public static class BuiltinApps
                     Console.Out.Flush();
                     return "printed\n";
                 });
-                app.MapGet("/sleep", async (double seconds, CancellationToken aborted) =>
+                app.MapMethods("/sleep", ["GET", "POST"], async (double seconds, CancellationToken aborted) =>
                 {
                     Logging.ErrorLog.Debug($"Sleeping {seconds} s");
                     await Task.Delay(TimeSpan.FromSeconds(seconds), aborted);

@@ -1,6 +1,8 @@
 using System.Net;
 using Gunicorn.Front.Buffering;
 using Gunicorn.Settings.Records;
+using Polly;
+using Polly.Retry;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Gunicorn.Front.Forwarding;
@@ -89,60 +91,93 @@ public sealed class ForwardingHandler(
         }
     }
 
+    /// <summary>How one attempt ended, for the retry policy.</summary>
+    private enum Attempt { Done, ConnectFailed, Unanswered }
+
+    private static readonly ResiliencePropertyKey<HttpContext> HttpContextKey = new("gunicorn-net.http-context");
+    private static readonly ResiliencePropertyKey<WorkerDispatcher.Slot?> PreviousWorkerKey = new("gunicorn-net.previous-worker");
+
+    /// <summary>
+    /// The retry policy (Polly): a connect failure is retried on another worker up to <see cref="MaxConnectAttempts"/>
+    /// attempts in all, whatever the method; a request sent but unanswered is retried once, and only when repeating it
+    /// is safe (GET, HEAD, OPTIONS without a body). No delay: another worker is ready, or the request waits in the queue.
+    /// </summary>
+    private static readonly ResiliencePipeline<Attempt> Retry = new ResiliencePipelineBuilder<Attempt>()
+        .AddRetry(new RetryStrategyOptions<Attempt>
+        {
+            MaxRetryAttempts = MaxConnectAttempts - 1,
+            Delay = TimeSpan.Zero,
+            BackoffType = DelayBackoffType.Constant,
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result switch
+            {
+                Attempt.ConnectFailed => true,
+                Attempt.Unanswered => args.AttemptNumber == 0 && IsSafeToRepeat(args.Context.Properties.GetValue(HttpContextKey, null!)),
+                _ => false,
+            }),
+            OnRetry = args =>
+            {
+                // Undo what the forwarder recorded for the failed attempt.
+                var context = args.Context.Properties.GetValue(HttpContextKey, null!);
+                context.Features.Set<IForwarderErrorFeature>(null);
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                return default;
+            },
+        })
+        .Build();
+
     private async Task ForwardAsync(HttpContext context)
     {
-        var buffered = context.Features.Get<BufferedResponseBody>();
-        WorkerDispatcher.Slot? previous = null;
-        for (var attempt = 1; ; attempt++)
+        var resilience = ResilienceContextPool.Shared.Get(context.RequestAborted);
+        resilience.Properties.Set(HttpContextKey, context);
+        try
         {
-            var slot = await dispatcher.AcquireAsync(_queueWait, context.RequestAborted, avoid: previous);
-            if (slot is null)
-            {
-                await ServiceUnavailableAsync(context);
-                return;
-            }
-            var entry = inFlight.Add(slot.Key, context.Request.Method, context.Request.Path.Value ?? "/");
-            ForwarderError error;
-            try
-            {
-                error = await forwarder.SendAsync(context, $"http://{slot.Key}/", sockets.Client, _requestConfig, _transformer);
-            }
-            finally
-            {
-                inFlight.Remove(slot.Key, entry);
-                dispatcher.Release(slot);
-            }
-            if (error == ForwarderError.None || context.Response.HasStarted || buffered?.HasContent == true)
-            {
-                return;
-            }
-            if (entry.TimedOut)
-            {
-                context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
-                return;
-            }
-            if (!ShouldRetry(context, attempt))
-            {
-                return;
-            }
-            // Undo what the forwarder recorded for the failed attempt.
-            context.Features.Set<IForwarderErrorFeature>(null);
-            context.Response.StatusCode = StatusCodes.Status200OK;
-            previous = slot;
+            await Retry.ExecuteAsync(static (resilience, handler) => handler.AttemptAsync(resilience), resilience, this);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(resilience);
         }
     }
 
-    private static bool ShouldRetry(HttpContext context, int attempt)
+    private async ValueTask<Attempt> AttemptAsync(ResilienceContext resilience)
     {
-        var failure = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-        if (IsConnectFailure(failure))
+        var context = resilience.Properties.GetValue(HttpContextKey, null!);
+        var previous = resilience.Properties.GetValue(PreviousWorkerKey, null);
+        var slot = await dispatcher.AcquireAsync(_queueWait, context.RequestAborted, avoid: previous);
+        if (slot is null)
         {
-            return attempt < MaxConnectAttempts;
+            await ServiceUnavailableAsync(context);
+            return Attempt.Done;
         }
+        resilience.Properties.Set(PreviousWorkerKey, slot);
+        var entry = inFlight.Add(slot.Key, context.Request.Method, context.Request.Path.Value ?? "/");
+        ForwarderError error;
+        try
+        {
+            error = await forwarder.SendAsync(context, slot.Prefix, sockets.Client, _requestConfig, _transformer);
+        }
+        finally
+        {
+            inFlight.Remove(slot.Key, entry);
+            dispatcher.Release(slot);
+        }
+        if (error == ForwarderError.None || context.Response.HasStarted || context.Features.Get<BufferedResponseBody>()?.HasContent == true)
+        {
+            return Attempt.Done;
+        }
+        if (entry.TimedOut)
+        {
+            context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+            return Attempt.Done;
+        }
+        return IsConnectFailure(context.Features.Get<IForwarderErrorFeature>()?.Exception) ? Attempt.ConnectFailed : Attempt.Unanswered;
+    }
+
+    private static bool IsSafeToRepeat(HttpContext context)
+    {
         var request = context.Request;
-        var safeToRepeat = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method);
-        var bodiless = request.ContentLength is null or 0 && !request.Headers.ContainsKey("Transfer-Encoding");
-        return attempt == 1 && safeToRepeat && bodiless;
+        var safe = HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method);
+        return safe && request.ContentLength is null or 0 && !request.Headers.ContainsKey("Transfer-Encoding");
     }
 
     private static bool IsConnectFailure(Exception? failure)

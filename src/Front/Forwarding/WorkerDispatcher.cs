@@ -17,6 +17,9 @@ public sealed class WorkerDispatcher(int queueLimit)
     {
         public WorkerEndpoint Endpoint { get; } = endpoint;
         public string Key => Endpoint.Key;
+
+        /// <summary>The forwarder's destination prefix for this worker (its key is the host name WorkerSockets resolves).</summary>
+        public string Prefix { get; } = $"http://{endpoint.Key}/";
         internal int InFlight;
     }
 

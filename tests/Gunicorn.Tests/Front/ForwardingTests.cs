@@ -37,6 +37,28 @@ public class ForwardingTests
     }
 
     [Fact]
+    public async Task AWorkerDyingMidRequest_RetriesAGetOnAnotherWorker_ButNeverAPost()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "--log-level", "debug", "@echo"]);
+        var from = server.LineCount;
+        var get = server.Client.GetStringAsync("/sleep?seconds=2");
+        var busy = int.Parse((await server.WaitForLogAsync(@"\[(\d+)\] \[DEBUG\] Sleeping 2 s", Deadline, from)).Groups[1].Value);
+        Signals.Send(busy, Signals.KILL);
+        var answer = await get;
+        Assert.StartsWith("slept 2s in ", answer);
+        Assert.DoesNotContain(busy.ToString(), answer);
+
+        await Eventually.True(() => server.WorkerPids().Count == 2 && !server.WorkerPids().Contains(busy), Deadline, "a replacement worker");
+        await server.WaitForLogAsync(@"Booting worker with pid", Deadline, from);
+        from = server.LineCount;
+        var post = server.Client.PostAsync("/sleep?seconds=2", new StringContent("not to be repeated"));
+        busy = int.Parse((await server.WaitForLogAsync(@"\[(\d+)\] \[DEBUG\] Sleeping 2 s", Deadline, from)).Groups[1].Value);
+        Signals.Send(busy, Signals.KILL);
+        Assert.Equal(HttpStatusCode.BadGateway, (await post).StatusCode);
+        Assert.Single(server.Log.Split('\n').Skip(from), line => line.Contains("[DEBUG] Sleeping 2 s"));
+    }
+
+    [Fact]
     public async Task SyncWorkers_TakeOneRequestEach_TheThirdWaits_AndAFullQueueGets503()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "2", "--request-queue-size", "1", "--log-level", "debug", "@echo"]);
