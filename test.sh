@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 need=()
 # gunicorn is the reference the access-log test compares against.
-for pkg in python3 libpython3.11 python3-flask python3-django gunicorn; do
+# curl and h2load (nghttp2-client) are the clients the TLS and HTTP/2 acceptance tests drive.
+for pkg in python3 libpython3.11 python3-flask python3-django gunicorn curl nghttp2-client; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -49,6 +49,49 @@ public class SlowClientTests
         Assert.True(total >= 8388608, $"read {total} bytes");
     }
 
+    /// <summary>
+    /// The acceptance scenario: with one sync worker, 200 slowloris connections, 50 stalled uploads and 20
+    /// readers of a 4 MiB response that read nothing, a normal client's requests are each served within 1 s, and the
+    /// worker has handed every large response to the front while its readers have not read it.
+    /// </summary>
+    [Fact]
+    public async Task UnderAMixOfSlowClients_TheOnlySyncWorkerKeepsServingOthers()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", "sync", "--log-level", "debug", "@echo"]);
+        var attackers = new List<TcpClient>();
+        try
+        {
+            async Task OpenAsync(string bytes, int count, int receiveBuffer = 65536)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var client = new TcpClient { ReceiveBufferSize = receiveBuffer };
+                    attackers.Add(client);
+                    await client.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+                    await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(bytes));
+                }
+            }
+            await OpenAsync("GET /pid HTTP/1.1\r\nHost: x\r\nX-Slow: ", 200);
+            await OpenAsync("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly ten b", 50);
+            await OpenAsync("GET /bytes?count=4194304 HTTP/1.1\r\nHost: x\r\n\r\n", 20, receiveBuffer: 4096);
+
+            for (var i = 0; i < 20; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                Assert.True((await server.Client.GetAsync("/pid")).IsSuccessStatusCode);
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"request {i + 1} took {watch.Elapsed}");
+            }
+            await Eventually.True(
+                () => server.Log.Split('\n').Count(l => l.Contains("The worker has answered GET /bytes; sending the buffered response")) == 20,
+                Deadline, "the worker to hand all 20 large responses to the front");
+            Assert.Equal(50, server.Log.Split('\n').Count(l => l.Contains("Buffering the request body of POST /upload")));
+        }
+        finally
+        {
+            attackers.ForEach(a => a.Dispose());
+        }
+    }
+
     [Fact]
     public async Task ClientThatStopsReading_IsCutOffAfterSendTimeout()
     {

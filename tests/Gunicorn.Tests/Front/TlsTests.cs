@@ -33,6 +33,29 @@ public class TlsTests
         await Assert.ThrowsAsync<HttpRequestException>(() => old.GetAsync($"https://127.0.0.1:{port}/pid"));
     }
 
+    /// <summary>The issue's acceptance: TLS and h2 reachable with curl and h2load (Debian's clients).</summary>
+    [SkippableFact]
+    public async Task CurlAndH2load_ReachTheTlsListenerOverH2()
+    {
+        Skip.IfNot(ExternalTool.IsInstalled("/usr/bin/curl") && ExternalTool.IsInstalled("/usr/bin/h2load"),
+            "curl and h2load (nghttp2-client) are installed by test.sh.");
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-h2load-").FullName;
+        WriteSelfSignedPem(dir);
+        await using var server = await GunicornServer.StartAsync(
+            ["-b", "127.0.0.1:0", "-w", "2", "-k", "gthread", "--threads", "4", "--certfile", "cert.pem", "--keyfile", "key.pem",
+             "--http-protocols", "h1,h2", "@echo"], dir, waitForReady: false);
+        var url = $"https://127.0.0.1:{(await server.WaitForLogAsync(@"Listening at: https://127\.0\.0\.1:(\d+)", Deadline)).Groups[1].Value}/pid";
+        await server.WaitForLogAsync(@"All \d+ workers ready", Deadline);
+
+        var curl = await ExternalTool.RunAsync("/usr/bin/curl", ["-sk", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", url], Deadline);
+        Assert.Equal("2 200", curl.Output.Trim());
+
+        var h2load = await ExternalTool.RunAsync("/usr/bin/h2load", ["-n", "400", "-c", "4", "-m", "8", url], Deadline);
+        Assert.Contains("Application protocol: h2", h2load.Output);
+        Assert.Contains("400 succeeded, 0 failed, 0 errored", h2load.Output);
+        Assert.Contains("status codes: 400 2xx", h2load.Output);
+    }
+
     [Fact]
     public async Task CleartextH2_WhenH2IsTheOnlyProtocol()
     {
