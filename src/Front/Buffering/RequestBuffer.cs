@@ -15,11 +15,11 @@ public static class RequestBuffer
          "Authorization", "Cookie", "Set-Cookie", "Cache-Control", "Expect", "Max-Forwards", "Pragma", "Range", "TE"];
 
     /// <summary>Null when the request has no body or buffering is off; otherwise the buffer, or an error status.</summary>
-    public static async Task<(SpillingBuffer? Buffer, int? Refusal)> ReadAsync(HttpContext context, LimitsConfig limits)
+    public static async Task<(SpillingBuffer? Buffer, int? Refusal)> ReadAsync(HttpContext context, LimitsConfig limits, bool enabled)
     {
         var request = context.Request;
         var hasBody = request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding");
-        if (!limits.RequestBuffering || !hasBody)
+        if (!enabled || !hasBody)
         {
             return (null, null);
         }

@@ -45,8 +45,9 @@ public sealed class ForwardingHandler(
         }
         context.Features.Set(identity);
 
-        // Slow clients must not hold workers: the body is read before a worker is chosen.
-        var (requestBuffer, refusal) = await RequestBuffer.ReadAsync(context, config.Limits);
+        // Slow clients must not hold workers: the body is read before a worker is chosen (unless the route streams).
+        var streamed = IsStreamedRoute(context.Request.Path);
+        var (requestBuffer, refusal) = await RequestBuffer.ReadAsync(context, config.Limits, enabled: config.Limits.RequestBuffering && !streamed);
         if (refusal is { } status)
         {
             context.Response.StatusCode = status;
@@ -54,7 +55,7 @@ public sealed class ForwardingHandler(
             return;
         }
         await using var requestBody = requestBuffer;
-        var responseBuffer = config.Limits.ResponseBuffering
+        var responseBuffer = config.Limits.ResponseBuffering && !streamed
             ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize, TimeSpan.FromSeconds(config.Limits.SendTimeoutSeconds))
             : null;
         if (responseBuffer is null)
@@ -171,6 +172,19 @@ public sealed class ForwardingHandler(
             return Attempt.Done;
         }
         return IsConnectFailure(context.Features.Get<IForwarderErrorFeature>()?.Exception) ? Attempt.ConnectFailed : Attempt.Unanswered;
+    }
+
+    /// <summary>unbuffered_paths: nginx's per-location proxy_buffering off and proxy_request_buffering off.</summary>
+    private bool IsStreamedRoute(PathString path)
+    {
+        foreach (var prefix in config.Limits.UnbufferedPaths)
+        {
+            if (path.StartsWithSegments(prefix))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static bool IsSafeToRepeat(HttpContext context)

@@ -42,6 +42,7 @@ public static class ConfigBinder
             s.Get(FrontLimitSettings.RequestBuffering),
             s.Get(FrontLimitSettings.RequestBufferSize),
             s.Get(FrontLimitSettings.ResponseBuffering),
+            s.Get(FrontLimitSettings.UnbufferedPaths),
             s.Get(FrontLimitSettings.ResponseBufferSize),
             s.Get(FrontLimitSettings.RequestQueueSize),
             s.Get(FrontLimitSettings.DrainPeriod),

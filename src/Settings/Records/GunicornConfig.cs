@@ -42,6 +42,7 @@ public sealed record LimitsConfig(
     bool RequestBuffering,
     long RequestBufferSize,
     bool ResponseBuffering,
+    IReadOnlyList<string> UnbufferedPaths,
     long ResponseBufferSize,
     int RequestQueueSize,
     double DrainPeriodSeconds,

@@ -88,6 +88,22 @@ public static class FrontLimitSettings
             """,
     };
 
+    public static readonly Setting<IReadOnlyList<string>> UnbufferedPaths = new()
+    {
+        Key = "unbuffered_paths",
+        Section = Section.FrontLimits,
+        Cli = ["--unbuffered-path"],
+        Meta = "PREFIX",
+        Type = Collections.PathPrefixList,
+        Default = [],
+        Doc = """
+            URL path prefixes (e.g. `/events`, `/upload/stream`) whose requests and responses are streamed, not
+            buffered: nginx's per-location `proxy_buffering off` and `proxy_request_buffering off`. The worker then
+            reads the body at the client's pace and the client reads the response at the worker's, so give such
+            routes to `gthread` or async workers.
+            """,
+    };
+
     public static readonly Setting<long> ResponseBufferSize = new()
     {
         Key = "response_buffer_size",

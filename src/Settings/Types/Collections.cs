@@ -47,6 +47,21 @@ public static class Collections
         },
     };
 
+    /// <summary>URL path prefixes such as <c>/events</c>: each starts with a slash.</summary>
+    public static readonly ValueType<IReadOnlyList<string>> PathPrefixList = CommaList with
+    {
+        Name = "list of URL path prefixes",
+        Parse = node =>
+        {
+            var items = CommaList.Parse(node);
+            foreach (var item in items.Where(i => !i.StartsWith('/')))
+            {
+                throw new SettingValueException($"\"{item}\" is not a URL path prefix. Write it from the root, e.g. /{item.TrimStart('/')}.");
+            }
+            return items;
+        },
+    };
+
     /// <summary>A mapping from strings to strings (YAML mapping only).</summary>
     public static readonly ValueType<IReadOnlyDictionary<string, string>> TextMap = new(
         "mapping of strings",

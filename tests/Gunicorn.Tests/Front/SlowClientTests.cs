@@ -93,6 +93,30 @@ public class SlowClientTests
     }
 
     [Fact]
+    public async Task UnbufferedPaths_StreamBothWays_AndOtherRoutesStayBuffered()
+    {
+        await using var server = await GunicornServer.StartAsync(
+            ["-w", "1", "--log-level", "debug", "--unbuffered-path", "/stream", "@echo"]);
+        // A slow upload to a streamed route reaches the worker before the body is complete.
+        using var uploader = new TcpClient();
+        await uploader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        var stream = uploader.GetStream();
+        var from = server.LineCount;
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /stream/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf-"));
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("done!"));
+        var reply = new byte[4096];
+        var text = Encoding.ASCII.GetString(reply, 0, await stream.ReadAsync(reply).AsTask().WaitAsync(Deadline));
+        Assert.StartsWith("HTTP/1.1 200", text);
+        Assert.Contains(Convert.ToBase64String("half-done!"u8.ToArray()), text);
+
+        Assert.True((await server.Client.PostAsync("/buffered", new StringContent("body"))).IsSuccessStatusCode);
+        await server.WaitForLogAsync("Buffering the request body of POST /buffered", Deadline, from);
+        await server.WaitForLogAsync("The worker has answered POST /buffered; sending the buffered response", Deadline, from);
+        var lines = server.Log.Split('\n').Skip(from).ToList();
+        Assert.DoesNotContain(lines, l => l.Contains("[DEBUG]") && l.Contains("POST /stream/up"));
+    }
+
+    [Fact]
     public async Task ClientThatStopsReading_IsCutOffAfterSendTimeout()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "1", "--send-timeout", "1", "@echo"]);
