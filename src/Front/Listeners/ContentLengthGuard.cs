@@ -41,8 +41,15 @@ public static class ContentLengthGuard
         private long _start;
         private long _scanned;
 
-        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
-            Inspect(await inner.ReadAsync(cancellationToken));
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            var pending = inner.ReadAsync(cancellationToken);
+            return pending.IsCompletedSuccessfully ? new ValueTask<ReadResult>(Inspect(pending.Result)) : InspectWhenReadAsync(pending);
+        }
+
+        /// <summary>Pooled: a keep-alive connection waits here for every request, and should not allocate for it.</summary>
+        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+        private async ValueTask<ReadResult> InspectWhenReadAsync(ValueTask<ReadResult> pending) => Inspect(await pending);
 
         public override bool TryRead(out ReadResult result)
         {
