@@ -43,7 +43,7 @@ def scenarios(root):
     ]
 
 
-def run(rounds, seconds, only):
+def run(rounds, seconds, warmup, only):
     load_before = os.getloadavg()
     root = static_root()
     results = {}
@@ -56,7 +56,7 @@ def run(rounds, seconds, only):
             for role, factory in (order if round_number % 2 == 0 else order[::-1]):
                 setup = factory()
                 try:
-                    r = measure(setup, seconds)
+                    r = measure(setup, seconds, warmup)
                 finally:
                     setup.stop()
                 r["setup"] = setup.name
@@ -75,12 +75,13 @@ def run(rounds, seconds, only):
                 setup.stop()
             print("reload        %-15s %s" % (setup.name, reloads[setup.name]), flush=True)
     return {"scenarios": results, "reloads": reloads, "load_before": load_before, "load_after": os.getloadavg(),
-            "rounds": rounds, "seconds": seconds, "workers": WORKERS, "date": time.strftime("%Y-%m-%d")}
+            "rounds": rounds, "seconds": seconds, "warmup": warmup, "workers": WORKERS, "date": time.strftime("%Y-%m-%d")}
 
 
 if __name__ == "__main__":
     only = [s for s in os.environ.get("ONLY", "").split(",") if s]
-    data = run(int(os.environ.get("ROUNDS", "3")), int(os.environ.get("SECONDS_PER_RUN", "8")), only)
+    data = run(int(os.environ.get("ROUNDS", "3")), int(os.environ.get("SECONDS_PER_RUN", "8")),
+               int(os.environ.get("WARMUP_SECONDS", "15")), only)
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     with open(os.path.join(ROOT, "bench", "results", "latest.json"), "w") as f:
         json.dump(data, f, indent=1)

@@ -97,10 +97,13 @@ def wrk(url, seconds, connections=32):
             "mib_per_s": mib_per_s, "errors": errors}
 
 
-def measure(setup, seconds):
-    """Startup, then a warm-up, then one measured wrk run with the CPU time of the server's process tree."""
+def measure(setup, seconds, warmup):
+    """Startup, then a warm-up, then one measured wrk run with the CPU time of the server's process tree.
+
+    The warm-up matters for .NET: its tiered JIT recompiles hot code with profile data during the first seconds
+    under load (a 2 s warm-up measured gunicorn-net at about 60% of its steady state)."""
     startup = wait_for_200(setup.url)
-    wrk(setup.url, 2)
+    wrk(setup.url, warmup)
     pids = setup.pids()
     before = cpu_seconds(pids)
     front_before = cpu_seconds(setup.front_pids())

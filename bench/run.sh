@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks against nginx, nginx + gunicorn and bare Kestrel (run on demand, not in CI): installs the references
 # from Debian, builds gunicorn-net and the sample ASP.NET Core app in Release, runs bench/bench.py and writes
-# docs/benchmarks.md with its charts. ROUNDS=3 SECONDS_PER_RUN=8 by default; ONLY=static-1k,wsgi-hello,reload runs
+# docs/benchmarks.md with its charts. ROUNDS=3 SECONDS_PER_RUN=8 WARMUP_SECONDS=15 by default; ONLY=static-1k,wsgi-hello,reload runs
 # a subset and writes only bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
