@@ -39,7 +39,7 @@ public class FrontReloadTests
         Assert.Equal(HttpStatusCode.RequestUriTooLong, (await server.Client.GetAsync("/" + new string('a', 3000))).StatusCode);
         await server.Client.GetAsync("/logged-after-reload");
         await server.WaitForLogAsync("^after /logged-after-reload$", Deadline, from);
-        using (var unixClient = UnixClient(extra))
+        using (var unixClient = UnixHttpClient.For(extra))
         {
             Assert.Equal(HttpStatusCode.OK, (await unixClient.GetAsync("http://front/pid")).StatusCode);
         }
@@ -75,14 +75,4 @@ public class FrontReloadTests
         var status = await server.Client.GetAsync("/pid");
         Assert.Equal(HttpStatusCode.OK, status.StatusCode);
     }
-
-    private static HttpClient UnixClient(string path) => new(new SocketsHttpHandler
-    {
-        ConnectCallback = async (_, token) =>
-        {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), token);
-            return new NetworkStream(socket, ownsSocket: true);
-        },
-    });
 }

@@ -37,16 +37,7 @@ public class ListenerTests
         using var client = new HttpClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{ipv6}/pid")).StatusCode);
 
-        using var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, token) =>
-            {
-                var unix = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await unix.ConnectAsync(new UnixDomainSocketEndPoint(socket), token);
-                return new NetworkStream(unix, ownsSocket: true);
-            },
-        };
-        using var unixClient = new HttpClient(handler);
+        using var unixClient = UnixHttpClient.For(socket);
         Assert.Equal(HttpStatusCode.OK, (await unixClient.GetAsync("http://front/pid")).StatusCode);
     }
 

@@ -145,7 +145,17 @@ public sealed partial class GunicornServer : IAsyncDisposable
         {
             throw new TimeoutException($"gunicorn-net (pid {Pid}) did not exit within {deadline.TotalSeconds:0.#} s. Log:\n{Log}");
         }
-        // No WaitForExit(): it would also wait for the end of the output, which a master started by USR2 may hold open.
+        // The last lines of output may still be on their way; a master started by USR2 holds the output open, so
+        // the wait for its end is bounded.
+        using var drained = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await _process.WaitForExitAsync(drained.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Output still open: another process shares it.
+        }
         return _process.ExitCode;
     }
 
