@@ -62,6 +62,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
             ErrorLog.Info($"Closing listener {listener.Address} (no longer in bind) once its requests are done");
         }
         _config = config;
+        _draining.RemoveAll(drain => drain.IsCompleted);
         _draining.Add(DrainAsync(old, dropped, TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds)));
     }
 
@@ -89,7 +90,14 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 
     private async Task DrainAsync(FrontGeneration old, IReadOnlyList<ListenerSet.Listener> dropped, TimeSpan grace)
     {
-        await old.StopAsync(grace);
+        try
+        {
+            await old.StopAsync(grace);
+        }
+        catch (OperationCanceledException)
+        {
+            ErrorLog.Warning($"The previous front generation still had requests after graceful_timeout ({grace.TotalSeconds:0.#} s); they were cut off.");
+        }
         await old.DisposeAsync();
         foreach (var listener in dropped)
         {
