@@ -24,7 +24,10 @@ public sealed class WorkerDispatcher(int queueLimit)
     }
 
     private readonly Lock _gate = new();
-    private readonly LinkedList<TaskCompletionSource<Slot?>> _waiting = new();
+    /// <summary>A request waiting for a slot, and the worker it must not get (the one its last attempt failed on).</summary>
+    private sealed record Waiter(TaskCompletionSource<Slot?> Slot, Slot? Avoid);
+
+    private readonly LinkedList<Waiter> _waiting = new();
     private Slot[] _slots = [];
     private uint _turn;
 
@@ -48,7 +51,7 @@ public sealed class WorkerDispatcher(int queueLimit)
     public async Task<Slot?> AcquireAsync(TimeSpan wait, CancellationToken aborted, Slot? avoid = null)
     {
         TaskCompletionSource<Slot?> waiter;
-        LinkedListNode<TaskCompletionSource<Slot?>> node;
+        LinkedListNode<Waiter> node;
         lock (_gate)
         {
             if (TryTake(avoid) is { } free)
@@ -60,7 +63,7 @@ public sealed class WorkerDispatcher(int queueLimit)
                 return null;
             }
             waiter = new TaskCompletionSource<Slot?>(TaskCreationOptions.RunContinuationsAsynchronously);
-            node = _waiting.AddLast(waiter);
+            node = _waiting.AddLast(new Waiter(waiter, avoid));
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         timeout.CancelAfter(wait);
@@ -89,13 +92,24 @@ public sealed class WorkerDispatcher(int queueLimit)
 
     private void ServeWaiting()
     {
-        while (_waiting.First is { } first && TryTake(null) is { } free)
+        // In order, except that a retry never gets the worker its last attempt failed on (it may be dead and not
+        // yet out of the routing table): it keeps its place until another worker frees up.
+        for (var node = _waiting.First; node is not null;)
         {
-            _waiting.RemoveFirst();
-            if (!first.Value.TrySetResult(free))
+            var next = node.Next;
+            if (TryTake(node.Value.Avoid) is { } free)
             {
-                free.InFlight--; // the waiter gave up at the same moment
+                _waiting.Remove(node);
+                if (!node.Value.Slot.TrySetResult(free))
+                {
+                    free.InFlight--; // the waiter gave up at the same moment
+                }
             }
+            else if (node.Value.Avoid is null)
+            {
+                break; // no slot is free at all
+            }
+            node = next;
         }
     }
 
@@ -111,7 +125,8 @@ public sealed class WorkerDispatcher(int queueLimit)
         for (var i = 0; i < slots.Length; i++)
         {
             var candidate = slots[(start + i) % slots.Length];
-            if (candidate == avoid || candidate.InFlight >= candidate.Endpoint.Concurrency)
+            // With a single worker there is nothing else to retry on: it is taken again (a replacement has a new key).
+            if ((candidate == avoid && slots.Length > 1) || candidate.InFlight >= candidate.Endpoint.Concurrency)
             {
                 continue;
             }

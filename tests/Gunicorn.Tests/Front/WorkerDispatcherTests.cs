@@ -1,0 +1,49 @@
+using Gunicorn.Backend.Arbiter;
+using Gunicorn.Front.Forwarding;
+
+namespace Gunicorn.Tests.Front;
+
+/// <summary>Choosing workers: least busy first, a bounded queue, and retries kept away from the worker that failed.</summary>
+public class WorkerDispatcherTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task AQueuedRetry_NeverGetsTheWorkerItsLastAttemptFailedOn_WhileAnotherExists()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 10);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1), new WorkerEndpoint("b", "/b.sock", 1)]);
+        var first = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var second = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        Assert.NotEqual(first.Key, second.Key);
+
+        // The attempt on `first` failed (its worker may be dead but still routed): the retry waits for another.
+        var retry = dispatcher.AcquireAsync(Wait, CancellationToken.None, avoid: first);
+        dispatcher.Release(first);
+        Assert.False(retry.IsCompleted);
+        dispatcher.Release(second);
+        Assert.Equal(second.Key, (await retry)!.Key);
+    }
+
+    [Fact]
+    public async Task WithASingleWorker_ARetryTakesItAgain()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 10);
+        dispatcher.Publish([new WorkerEndpoint("only", "/only.sock", 1)]);
+        var slot = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        dispatcher.Release(slot);
+        Assert.Equal("only", (await dispatcher.AcquireAsync(Wait, CancellationToken.None, avoid: slot))!.Key);
+    }
+
+    [Fact]
+    public async Task AFullQueue_RefusesAtOnce()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 1);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
+        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var queued = dispatcher.AcquireAsync(Wait, CancellationToken.None);
+        Assert.Null(await dispatcher.AcquireAsync(Wait, CancellationToken.None));
+        dispatcher.Release(busy);
+        Assert.Equal("a", (await queued)!.Key);
+    }
+}
