@@ -1,14 +1,6 @@
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Gunicorn.Backend.Contract;
 using Gunicorn.Backend.Logging;
 using Gunicorn.Backend.Platform;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Gunicorn.Backend.Workers;
 
@@ -33,7 +25,10 @@ public static class WorkerMain
         Environment.SetEnvironmentVariable(WorkerContract.StartInfoVariable, null);
         Environment.SetEnvironmentVariable(WorkerContract.PipeVariable, null);
 
-        WebApplication app;
+        using var stopping = new CancellationTokenSource();
+        using var pipe = pipeHandle is null ? null : new MasterPipe(pipeHandle, info.MaxRequests, stopping.Cancel);
+        var hooks = new WorkerHookRunner(info);
+        IWorkerHost host;
         try
         {
             if (info.Identity is { } identity)
@@ -41,7 +36,12 @@ public static class WorkerMain
                 WorkerIdentities.Apply(identity);
             }
             Directory.SetCurrentDirectory(info.Chdir);
-            app = Build(info);
+            var (loaded, exitCode) = await AppLoader.LoadAsync(info, hooks, () => pipe?.CountRequest());
+            if (loaded is null)
+            {
+                return exitCode;
+            }
+            host = loaded;
         }
         catch (Exception e)
         {
@@ -49,29 +49,10 @@ public static class WorkerMain
             ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: {e.Message}");
             return WorkerContract.WorkerBootError;
         }
-        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        using var pipe = pipeHandle is null ? null : new MasterPipe(pipeHandle, info.MaxRequests, lifetime.StopApplication);
-        app.Use(async (context, next) =>
-        {
-            try
-            {
-                Gunicorn.AspNetWorker.FrontPeer.Take(context);
-                await next(context);
-            }
-            finally
-            {
-                pipe?.CountRequest();
-            }
-        });
-        var hooks = new WorkerHookRunner(info);
-        if (await AppLoader.MapAsync(app, info, hooks) is { } loadFailure)
-        {
-            return loadFailure;
-        }
-        using var signals = new WorkerSignals(lifetime, hooks);
+        using var signals = new WorkerSignals(stopping.Cancel, hooks);
         try
         {
-            await app.StartAsync();
+            await host.StartAsync();
         }
         catch (Exception e)
         {
@@ -82,31 +63,9 @@ public static class WorkerMain
         pipe?.ReportReady(WorkerContract.HeartbeatInterval(info.TimeoutSeconds));
         ErrorLog.Debug($"Worker ready on {info.SocketPath}");
         hooks.Run("post_worker_init", info.Hooks.PostWorkerInit);
-        await app.WaitForShutdownAsync();
+        await host.ServeUntilStoppedAsync(stopping.Token);
         ErrorLog.Info($"Worker exiting (pid: {Environment.ProcessId})");
         hooks.Run("worker_exit", info.Hooks.WorkerExit);
         return 0;
-    }
-
-    private static WebApplication Build(WorkerStartInfo info)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(info.GracefulTimeoutSeconds));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = null; // the front enforces client_max_body_size
-            // The front has checked every header; take its bytes as they are (obs-text is latin-1, as in WSGI).
-            kestrel.Limits.MaxRequestBufferSize = null;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024 * 1024;
-            kestrel.Limits.MaxRequestHeaderCount = 65536;
-            kestrel.Limits.MaxRequestLineSize = 64 * 1024;
-            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
-            kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
-            kestrel.ListenUnixSocket(info.SocketPath);
-        });
-        return builder.Build();
     }
 }

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using Gunicorn.Backend.Logging;
 using Gunicorn.Backend.Platform;
-using Microsoft.Extensions.Hosting;
 
 namespace Gunicorn.Backend.Workers;
 
@@ -13,9 +12,9 @@ internal sealed class WorkerSignals : IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = [];
 
-    public WorkerSignals(IHostApplicationLifetime lifetime, WorkerHookRunner hooks)
+    public WorkerSignals(Action stopGracefully, WorkerHookRunner hooks)
     {
-        On(PosixSignal.SIGTERM, () => lifetime.StopApplication());
+        On(PosixSignal.SIGTERM, stopGracefully);
         foreach (var fast in new[] { PosixSignal.SIGINT, PosixSignal.SIGQUIT })
         {
             On(fast, () =>

@@ -3,9 +3,9 @@ using Python.Runtime;
 namespace Gunicorn.Backend.Wsgi;
 
 /// <summary>
-/// The embedded interpreter and the threads that run Python: one for <c>sync</c>, <c>threads</c> for
-/// <c>gthread</c>. Each takes the GIL per work item and never holds it across an await; Kestrel's threads only
-/// hand them work.
+/// The embedded interpreter and the threads that run Python: the thread that imports the app and runs the worker's
+/// event loop, plus <c>threads</c> more for <c>gthread</c>. Each holds the GIL while it runs Python and releases it
+/// around blocking I/O (<see cref="GilReleased"/>); none ever awaits.
 /// </summary>
 public sealed class PythonThreads : IDisposable
 {
@@ -35,14 +35,11 @@ public sealed class PythonThreads : IDisposable
     public Task<T> RunAsync<T>(Func<T> work)
     {
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue(() =>
+        Post(() =>
         {
             try
             {
-                using (Py.GIL())
-                {
-                    done.SetResult(work());
-                }
+                done.SetResult(work());
             }
             catch (Exception e)
             {
@@ -52,7 +49,8 @@ public sealed class PythonThreads : IDisposable
         return done.Task;
     }
 
-    private void Enqueue(Action item)
+    /// <summary>Queues <paramref name="item"/> for a Python thread, which runs it holding the GIL; it must not throw.</summary>
+    public void Post(Action item)
     {
         lock (_gate)
         {
@@ -61,11 +59,34 @@ public sealed class PythonThreads : IDisposable
         }
     }
 
+    /// <summary>
+    /// Each thread keeps one Python thread state for its whole life (a PyGILState per work item would create and
+    /// destroy it every time, and with it the app's threading.local data) and holds the GIL only while it works.
+    /// </summary>
     private void Loop()
     {
-        while (Take() is { } item)
+        using (Py.GIL())
         {
-            item();
+            var state = PythonEngine.BeginAllowThreads();
+            try
+            {
+                while (Take() is { } item)
+                {
+                    PythonEngine.EndAllowThreads(state);
+                    try
+                    {
+                        item();
+                    }
+                    finally
+                    {
+                        state = PythonEngine.BeginAllowThreads();
+                    }
+                }
+            }
+            finally
+            {
+                PythonEngine.EndAllowThreads(state);
+            }
         }
     }
 
@@ -90,4 +111,14 @@ public sealed class PythonThreads : IDisposable
             Monitor.PulseAll(_gate);
         }
     }
+}
+
+/// <summary>Releases the GIL held by the current thread for the scope of a blocking call (poll, recv, send).</summary>
+public readonly struct GilReleased : IDisposable
+{
+    private readonly nint _state;
+
+    public GilReleased() => _state = PythonEngine.BeginAllowThreads();
+
+    public void Dispose() => PythonEngine.EndAllowThreads(_state);
 }

@@ -1,14 +1,13 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
+using Gunicorn.Backend.Wsgi.Http;
 using Python.Runtime;
 
 namespace Gunicorn.Backend.Wsgi;
 
 /// <summary>
-/// A Python WSGI app (<c>module:callable</c>) served from a worker: the request body is read by Kestrel first, then
-/// the app runs on a Python thread (wsgi_runner.py does the PEP 3333 part) and the response is written back.
+/// A Python WSGI app (<c>module:callable</c>) served from a worker: <see cref="WsgiServer"/> reads the request and its
+/// body, the app runs on the same Python thread (wsgi_runner.py does the PEP 3333 part) and the response goes back.
 /// </summary>
 public sealed class WsgiApplication : IDisposable
 {
@@ -29,13 +28,18 @@ public sealed class WsgiApplication : IDisposable
         _multithread = multithread.ToPython();
     }
 
-    /// <summary>Runs a worker-side python: hook (post_worker_init, worker_int, worker_abort, worker_exit) and waits.</summary>
-    public void RunHook(string name) => _python.RunAsync(() =>
+    /// <summary>
+    /// Runs a worker-side python: hook (post_worker_init, worker_int, worker_abort, worker_exit) on the calling thread:
+    /// the Python threads may be busy serving, and gunicorn too runs these from signal handlers between bytecodes.
+    /// </summary>
+    public void RunHook(string name)
     {
-        using var hookName = new PyString(name);
-        _callHook.Invoke(hookName).Dispose();
-        return 0;
-    }).GetAwaiter().GetResult();
+        using (Py.GIL())
+        {
+            using var hookName = new PyString(name);
+            _callHook.Invoke(hookName).Dispose();
+        }
+    }
 
     /// <summary>Imports the app; a failure is a <see cref="PythonException"/> carrying the traceback.</summary>
     /// <param name="hooks">python: hooks by name; imported before the app, and post_fork runs before the app loads, as in gunicorn.</param>
@@ -68,17 +72,10 @@ public sealed class WsgiApplication : IDisposable
         });
     }
 
-    public async Task ServeAsync(HttpContext context)
-    {
-        var body = await ReadBodyAsync(context.Request, context.RequestAborted);
-        var packed = WsgiEnviron.Pack(context, body.Length);
-        var (head, payload) = await _python.RunAsync(() => Call(packed, body));
-        WriteHead(context, head, payload.Length);
-        if (!HttpMethods.IsHead(context.Request.Method) && payload.Length > 0)
-        {
-            await context.Response.Body.WriteAsync(payload, context.RequestAborted);
-        }
-    }
+    /// <summary>Runs the app for one request on the calling thread, which holds the GIL.</summary>
+    /// <returns>The status and headers (NUL-separated) and the whole response body.</returns>
+    public (string Head, byte[] Payload) Serve(Http1Request request) =>
+        Call(WsgiEnviron.Pack(request, request.Body.Length), request.Body);
 
     /// <summary>On the Python thread, with the GIL.</summary>
     private (string Head, byte[] Payload) Call(string packed, byte[] body)
@@ -113,38 +110,6 @@ public sealed class WsgiApplication : IDisposable
         {
             pin.Free();
         }
-    }
-
-    private static void WriteHead(HttpContext context, string head, int length)
-    {
-        var parts = head.Split('\0');
-        var status = parts[0];
-        var response = context.Response;
-        response.StatusCode = int.Parse(status.AsSpan(0, 3));
-        context.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = status.Length > 4 ? status[4..] : null;
-        for (var i = 1; i + 1 < parts.Length; i += 2)
-        {
-            var name = parts[i];
-            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
-                || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
-                || name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
-            {
-                continue; // framing is ours: the whole body is known
-            }
-            response.Headers.Append(name, parts[i + 1]);
-        }
-        response.ContentLength = length;
-    }
-
-    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken aborted)
-    {
-        if (request.ContentLength == 0)
-        {
-            return [];
-        }
-        using var buffer = request.ContentLength is { } known ? new MemoryStream((int)known) : new MemoryStream();
-        await request.Body.CopyToAsync(buffer, aborted);
-        return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
     }
 
     private static string ReadRunner()

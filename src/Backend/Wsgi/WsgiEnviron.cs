@@ -1,6 +1,8 @@
+using System.Collections.Frozen;
+using System.Globalization;
 using System.Text;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
+using Gunicorn.AspNetWorker;
+using Gunicorn.Backend.Wsgi.Http;
 
 namespace Gunicorn.Backend.Wsgi;
 
@@ -10,44 +12,82 @@ namespace Gunicorn.Backend.Wsgi;
 /// </summary>
 public static class WsgiEnviron
 {
-    public static string Pack(HttpContext context, int bodyLength)
+    public static string Pack(Http1Request request, int bodyLength)
     {
-        var request = context.Request;
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? (request.Path + request.QueryString);
-        var (path, query) = SplitTarget(raw);
-        var (serverName, serverPort) = SplitHost(request.Host.Value ?? "", request.Headers["X-Forwarded-Proto"].ToString() == "https" ? "443" : "80");
+        var (path, query) = SplitTarget(request.Target);
+        var proto = request.Header("X-Forwarded-Proto");
+        var (serverName, serverPort) = SplitHost(request.Header("Host") ?? "", proto == "https" ? "443" : "80");
         var builder = new StringBuilder(512);
         Add(builder, "REQUEST_METHOD", request.Method);
         Add(builder, "SCRIPT_NAME", "");
         Add(builder, "PATH_INFO", PercentDecodeLatin1(path));
         Add(builder, "QUERY_STRING", query);
-        Add(builder, "RAW_URI", raw);
+        Add(builder, "RAW_URI", request.Target);
         Add(builder, "SERVER_NAME", serverName);
         Add(builder, "SERVER_PORT", serverPort);
         Add(builder, "SERVER_PROTOCOL", request.Protocol);
-        // The worker set these from the front's peer header (WorkerContract.TakePeer): the real client.
-        Add(builder, "REMOTE_ADDR", context.Connection.RemoteIpAddress?.ToString() ?? "");
-        Add(builder, "REMOTE_PORT", context.Connection.RemoteIpAddress is null ? "" : context.Connection.RemotePort.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Add(builder, "wsgi.url_scheme", request.Headers["X-Forwarded-Proto"] is { Count: > 0 } proto ? proto.ToString() : "http");
-        if (request.ContentType is { } contentType)
+        // The front names the real client in its peer header (ADDR PORT); a direct connection has none.
+        var (remoteAddress, remotePort) = SplitPeer(request.Header(FrontPeer.Header));
+        Add(builder, "REMOTE_ADDR", remoteAddress);
+        Add(builder, "REMOTE_PORT", remotePort);
+        Add(builder, "wsgi.url_scheme", string.IsNullOrEmpty(proto) ? "http" : proto);
+        var contentType = request.Header("Content-Type");
+        if (contentType is not null)
         {
             Add(builder, "CONTENT_TYPE", contentType);
         }
-        if (bodyLength > 0 || request.ContentLength is not null)
+        if (bodyLength > 0 || request.Header("Content-Length") is not null)
         {
-            Add(builder, "CONTENT_LENGTH", bodyLength.ToString());
+            Add(builder, "CONTENT_LENGTH", bodyLength.ToString(CultureInfo.InvariantCulture));
         }
-        foreach (var (name, values) in request.Headers)
+        foreach (var (key, value) in CgiHeaders(request.Headers))
         {
-            if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-            Add(builder, "HTTP_" + name.ToUpperInvariant().Replace('-', '_'), string.Join(",", values.ToArray()));
+            Add(builder, key, value);
         }
         builder.Length--; // the last separator
         return builder.ToString();
     }
+
+    /// <summary>HTTP_* variables: repeated fields joined with commas (RFC 9110), the front's own peer header left out.</summary>
+    private static List<KeyValuePair<string, string>> CgiHeaders(List<KeyValuePair<string, string>> headers)
+    {
+        var result = new List<KeyValuePair<string, string>>(headers.Count);
+        var positions = new Dictionary<string, int>(headers.Count, StringComparer.Ordinal);
+        foreach (var (name, value) in headers)
+        {
+            if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+                || name.Equals(FrontPeer.Header, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+            var key = CgiKey(name);
+            if (!positions.TryGetValue(key, out var existing))
+            {
+                positions[key] = result.Count;
+                result.Add(new(key, value));
+            }
+            else
+            {
+                result[existing] = new(key, result[existing].Value + "," + value);
+            }
+        }
+        return result;
+    }
+
+    private static readonly FrozenDictionary<string, string> CommonKeys = new[]
+    {
+        "Host", "Accept", "User-Agent", "Transfer-Encoding", "Connection", "X-Forwarded-For", "X-Forwarded-Proto",
+        "X-Forwarded-Host", "Accept-Encoding", "Accept-Language", "Cookie", "traceparent",
+    }.ToFrozenDictionary(name => name, name => "HTTP_" + name.ToUpperInvariant().Replace('-', '_'), StringComparer.OrdinalIgnoreCase);
+
+    private static string CgiKey(string name) =>
+        CommonKeys.TryGetValue(name, out var key) ? key : "HTTP_" + name.ToUpperInvariant().Replace('-', '_');
+
+    private static (string Address, string Port) SplitPeer(string? peer) =>
+        peer?.Split(' ') is [var address, var port] && System.Net.IPAddress.TryParse(address, out var ip) && int.TryParse(port, out _)
+            ? (ip.ToString(), port)
+            : ("", "");
 
     private static void Add(StringBuilder builder, string key, string value) => builder.Append(key).Append('\0').Append(value).Append('\0');
 
