@@ -51,7 +51,7 @@ public class HotPaths
     }
 
     /// <summary>A request head as the front sends it to a WSGI worker (YARP's headers included).</summary>
-    private static readonly byte[] WorkerHead = System.Text.Encoding.ASCII.GetBytes(
+    public static readonly byte[] WorkerHead = System.Text.Encoding.ASCII.GetBytes(
         "GET /articles/2026/caf%C3%A9?page=2&sort=desc HTTP/1.1\r\nHost: example.com\r\n" +
         "User-Agent: Mozilla/5.0 (X11; Linux x86_64) benchmark\r\nAccept: text/html,application/xhtml+xml\r\n" +
         "Accept-Encoding: gzip, br\r\nReferer: https://example.com/\r\nCookie: session=abc123; theme=dark\r\n" +

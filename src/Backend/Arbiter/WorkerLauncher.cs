@@ -54,6 +54,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
     /// <summary>raw_env for one child: applied per spawn so that a reload's new values reach the new workers.</summary>
     internal static void ApplyRawEnv(ProcessStartInfo start, IReadOnlyList<string> rawEnv)
     {
+        Platform.InlineSocketCompletions.RemoveFrom(start);
         foreach (var entry in rawEnv)
         {
             var equals = entry.IndexOf('=');

@@ -25,6 +25,7 @@ public sealed class HookRunner(double timeoutSeconds)
         {
             start.ArgumentList.Add(arg);
         }
+        Platform.InlineSocketCompletions.RemoveFrom(start);
         start.Environment["GUNICORN_HOOK"] = name;
         start.Environment["GUNICORN_MASTER_PID"] = Environment.ProcessId.ToString();
         foreach (var (key, value) in variables ?? new Dictionary<string, string>())

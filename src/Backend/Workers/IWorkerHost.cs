@@ -8,4 +8,8 @@ internal interface IWorkerHost
 
     /// <summary>Serves until <paramref name="stopping"/> fires, then lets in-flight requests finish within graceful_timeout.</summary>
     Task ServeUntilStoppedAsync(CancellationToken stopping);
+
+    /// <summary>False while the app has been busy with one request for longer than <paramref name="interval"/>
+    /// and cannot take another (a sync worker): its heartbeat then stops and the master's timeout applies.</summary>
+    bool IsResponsive(TimeSpan interval);
 }

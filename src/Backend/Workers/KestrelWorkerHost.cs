@@ -31,6 +31,9 @@ internal sealed class KestrelWorkerHost(WebApplication app) : IWorkerHost
 
     public Task StartAsync() => app.StartAsync();
 
+    /// <summary>Kestrel serves requests concurrently: one slow request never stops it from taking others.</summary>
+    public bool IsResponsive(TimeSpan interval) => true;
+
     public async Task ServeUntilStoppedAsync(CancellationToken stopping)
     {
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();

@@ -22,11 +22,18 @@ internal sealed class MasterPipe(string handle, long maxRequests, Action onMaste
         }
     }
 
-    public void ReportReady(TimeSpan heartbeatInterval)
+    /// <param name="responsive">Asked before each beat: a worker whose app has been busy with one request for too long
+    /// stays silent, so the master's timeout kills it as gunicorn's does (a sync worker's timeout bounds a request).</param>
+    public void ReportReady(TimeSpan heartbeatInterval, Func<bool> responsive)
     {
         Send(WorkerContract.ReadyMessage);
-        _heartbeat = new Timer(_ => Send(WorkerContract.HeartbeatPrefix + Interlocked.Read(ref _requestsServed)),
-            null, heartbeatInterval, heartbeatInterval);
+        _heartbeat = new Timer(_ =>
+        {
+            if (responsive())
+            {
+                Send(WorkerContract.HeartbeatPrefix + Interlocked.Read(ref _requestsServed));
+            }
+        }, null, heartbeatInterval, heartbeatInterval);
     }
 
     private void Send(string line)

@@ -60,7 +60,8 @@ public static class WorkerMain
             return WorkerContract.WorkerBootError;
         }
         File.SetUnixFileMode(info.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        pipe?.ReportReady(WorkerContract.HeartbeatInterval(info.TimeoutSeconds));
+        var heartbeat = WorkerContract.HeartbeatInterval(info.TimeoutSeconds);
+        pipe?.ReportReady(heartbeat, () => host.IsResponsive(heartbeat));
         ErrorLog.Debug($"Worker ready on {info.SocketPath}");
         hooks.Run("post_worker_init", info.Hooks.PostWorkerInit);
         await host.ServeUntilStoppedAsync(stopping.Token);

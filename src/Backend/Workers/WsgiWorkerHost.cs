@@ -14,6 +14,8 @@ internal sealed class WsgiWorkerHost(WsgiServer server, TimeSpan gracefulTimeout
         return Task.CompletedTask;
     }
 
+    public bool IsResponsive(TimeSpan interval) => server.BusyFor() is not { } busy || busy <= interval;
+
     public async Task ServeUntilStoppedAsync(CancellationToken stopping)
     {
         var stopRequested = new TaskCompletionSource();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Sockets;
 using Gunicorn.Backend.Logging;
 using Gunicorn.Backend.Platform;
@@ -30,6 +31,7 @@ public sealed class WsgiServer : IDisposable
     private Socket? _listener;
     private volatile bool _stopping;
     private int _busy;
+    private long _requestStarted;
 
     /// <param name="threaded">gthread: serve on the Python threads other than the loop's.</param>
     /// <param name="requestDone">Called after each response (the master's request count, max_requests).</param>
@@ -74,6 +76,13 @@ public sealed class WsgiServer : IDisposable
         _stopping = true;
         _poller.Wake();
     }
+
+    /// <summary>
+    /// How long the sync worker's only request has been running; null when it is idle or between requests, and always
+    /// for gthread, whose loop keeps taking connections while its threads serve (as in gunicorn).
+    /// </summary>
+    public TimeSpan? BusyFor() =>
+        !_threaded && Volatile.Read(ref _requestStarted) is var started and not 0 ? Stopwatch.GetElapsedTime(started) : null;
 
     /// <summary>Runs on a Python thread holding the GIL, released while it waits.</summary>
     private void Loop()
@@ -206,6 +215,7 @@ public sealed class WsgiServer : IDisposable
         }
         string head;
         byte[] payload;
+        Volatile.Write(ref _requestStarted, Stopwatch.GetTimestamp());
         try
         {
             (head, payload) = _app.Serve(request);
@@ -216,6 +226,7 @@ public sealed class WsgiServer : IDisposable
             ErrorLog.Error($"Error handling request {request.Target}\n{e.Format()}");
             (head, payload) = (InternalError, "Internal Server Error\n"u8.ToArray());
         }
+        Volatile.Write(ref _requestStarted, 0);
         var keepAlive = request.KeepAlive && !_stopping;
         try
         {

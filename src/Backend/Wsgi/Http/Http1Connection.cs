@@ -96,7 +96,8 @@ public sealed class Http1Connection : IDisposable
         Send(body);
     }
 
-    private static string FormatHead(string packedHead, int length, bool keepAlive, out bool bodyAllowed)
+    /// <summary>The response head as text (latin-1 on the wire); bodyAllowed is false for 1xx, 204 and 304.</summary>
+    public static string FormatHead(string packedHead, int length, bool keepAlive, out bool bodyAllowed)
     {
         var parts = packedHead.Split('\0');
         var status = parts[0];
