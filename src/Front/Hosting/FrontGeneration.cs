@@ -19,6 +19,9 @@ public sealed class FrontGeneration : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly AccessLogWriter? _accessLog;
+    private readonly TaskCompletionSource _connectionsClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _connections;
+    private volatile bool _retiring;
 
     public FrontGeneration(GunicornConfig config, FrontRouting routing, IReadOnlyCollection<ListenerSet.Listener> listeners)
     {
@@ -33,7 +36,25 @@ public sealed class FrontGeneration : IAsyncDisposable
             {
                 // Kestrel closes the descriptor it is given when this generation stops; the master keeps its own.
                 var copy = Gunicorn.Backend.Platform.Posix.DupCloseOnExec(listener.Fd);
-                kestrel.ListenHandle((ulong)copy, listen => ConnectionPipeline.Apply(listen, config));
+                kestrel.ListenHandle((ulong)copy, listen =>
+                {
+                    listen.Use(next => async connection =>
+                    {
+                        Interlocked.Increment(ref _connections);
+                        try
+                        {
+                            await next(connection);
+                        }
+                        finally
+                        {
+                            if (Interlocked.Decrement(ref _connections) == 0 && _retiring)
+                            {
+                                _connectionsClosed.TrySetResult();
+                            }
+                        }
+                    });
+                    ConnectionPipeline.Apply(listen, config);
+                });
             }
         });
         builder.Services.AddHttpForwarder();
@@ -45,7 +66,7 @@ public sealed class FrontGeneration : IAsyncDisposable
         }
         _app.Use((context, next) =>
         {
-            if (routing.Draining)
+            if (routing.Draining || _retiring)
             {
                 context.Response.Headers.Connection = "close";
             }
@@ -65,6 +86,29 @@ public sealed class FrontGeneration : IAsyncDisposable
     }
 
     public Task StartAsync() => _app.StartAsync();
+
+    /// <summary>
+    /// A reload replaced this generation: every response now closes its connection, so clients move to the new
+    /// generation between requests. Completes when the last connection has closed or after <paramref name="patience"/>
+    /// (the keep-alive timeout closes idle ones meanwhile). Stopping at once would close idle keep-alive connections
+    /// under clients that are sending their next request on them: failed requests on every reload.
+    /// </summary>
+    public async Task RetireAsync(TimeSpan patience)
+    {
+        _retiring = true;
+        if (Volatile.Read(ref _connections) == 0)
+        {
+            return;
+        }
+        try
+        {
+            await _connectionsClosed.Task.WaitAsync(patience);
+        }
+        catch (TimeoutException)
+        {
+            // Stopping closes what is left.
+        }
+    }
 
     /// <summary>Stops accepting and lets this generation's in-flight requests finish within <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)

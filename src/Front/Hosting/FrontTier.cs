@@ -63,7 +63,8 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         }
         _config = config;
         _draining.RemoveAll(drain => drain.IsCompleted);
-        _draining.Add(DrainAsync(old, dropped, TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds)));
+        _draining.Add(DrainAsync(old, dropped, TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds),
+            TimeSpan.FromSeconds(config.Listeners.KeepAliveSeconds + 1)));
     }
 
     /// <summary>A new generation on the listeners <paramref name="change"/> wants; on failure nothing changes.</summary>
@@ -88,10 +89,12 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         return generation;
     }
 
-    private async Task DrainAsync(FrontGeneration old, IReadOnlyList<ListenerSet.Listener> dropped, TimeSpan grace)
+    private async Task DrainAsync(FrontGeneration old, IReadOnlyList<ListenerSet.Listener> dropped, TimeSpan grace, TimeSpan keepAlive)
     {
         try
         {
+            // Its connections close themselves after their next response, or by keep-alive timeout.
+            await old.RetireAsync(keepAlive < grace ? keepAlive : grace);
             await old.StopAsync(grace);
         }
         catch (OperationCanceledException)

@@ -30,31 +30,6 @@ public class WsgiWorkerTests
         return socket;
     }
 
-    /// <summary>Reads one response: its head, and the body its Content-Length announces.</summary>
-    private static async Task<(string Head, string Body)> ReadResponseAsync(Socket socket)
-    {
-        var received = new List<byte>();
-        var buffer = new byte[8192];
-        int headEnd;
-        while ((headEnd = Encoding.Latin1.GetString(received.ToArray()).IndexOf("\r\n\r\n", StringComparison.Ordinal)) < 0)
-        {
-            var n = await socket.ReceiveAsync(buffer).WaitAsync(Deadline);
-            Assert.True(n > 0, "the worker closed the connection before a whole response head");
-            received.AddRange(buffer.AsSpan(0, n).ToArray());
-        }
-        var head = Encoding.Latin1.GetString(received.ToArray(), 0, headEnd);
-        var length = head.Split("\r\n").FirstOrDefault(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) is { } line
-            ? int.Parse(line["Content-Length:".Length..].Trim())
-            : 0;
-        while (received.Count < headEnd + 4 + length)
-        {
-            var n = await socket.ReceiveAsync(buffer).WaitAsync(Deadline);
-            Assert.True(n > 0, "the worker closed the connection inside a response body");
-            received.AddRange(buffer.AsSpan(0, n).ToArray());
-        }
-        return (head, Encoding.UTF8.GetString(received.ToArray(), headEnd + 4, length));
-    }
-
     private static async Task<bool> ClosedByPeerAsync(Socket socket)
     {
         var buffer = new byte[1];
@@ -74,7 +49,7 @@ public class WsgiWorkerTests
         var n = await socket.ReceiveAsync(interim).WaitAsync(Deadline);
         Assert.StartsWith("HTTP/1.1 100 Continue\r\n\r\n", Encoding.ASCII.GetString(interim, 0, n));
         await socket.SendAsync(Encoding.ASCII.GetBytes("5\r\nhello\r\n6;name=value\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"));
-        var (head, body) = await ReadResponseAsync(socket);
+        var (head, body) = await OneResponse.ReadAsync(socket, Deadline);
         Assert.StartsWith("HTTP/1.1 200 OK", head);
         var seen = JsonDocument.Parse(body).RootElement;
         Assert.Equal(11, seen.GetProperty("body_length").GetInt32());
@@ -82,7 +57,7 @@ public class WsgiWorkerTests
         Assert.Equal("first,second", seen.GetProperty("x_test").GetString());
 
         await socket.SendAsync(Encoding.ASCII.GetBytes("GET /again?q=1 HTTP/1.1\r\nHost: w\r\n\r\n"));
-        (head, body) = await ReadResponseAsync(socket);
+        (head, body) = await OneResponse.ReadAsync(socket, Deadline);
         Assert.StartsWith("HTTP/1.1 200 OK", head);
         Assert.Equal("q=1", JsonDocument.Parse(body).RootElement.GetProperty("query").GetString());
     }
@@ -96,14 +71,14 @@ public class WsgiWorkerTests
         using (var socket = await ConnectAsync(path))
         {
             await socket.SendAsync(Encoding.ASCII.GetBytes("NONSENSE\r\nHost: w\r\n\r\n"));
-            var (head, _) = await ReadResponseAsync(socket);
+            var (head, _) = await OneResponse.ReadAsync(socket, Deadline);
             Assert.StartsWith("HTTP/1.1 400 Bad Request", head);
             Assert.True(await ClosedByPeerAsync(socket));
         }
         using (var socket = await ConnectAsync(path))
         {
             await socket.SendAsync(Encoding.ASCII.GetBytes("GET /fine HTTP/1.0\r\nHost: w\r\n\r\n"));
-            var (head, _) = await ReadResponseAsync(socket);
+            var (head, _) = await OneResponse.ReadAsync(socket, Deadline);
             Assert.StartsWith("HTTP/1.1 200 OK", head);
             Assert.Contains("Connection: close", head);
             Assert.True(await ClosedByPeerAsync(socket), "HTTP/1.0 without keep-alive ends the connection");

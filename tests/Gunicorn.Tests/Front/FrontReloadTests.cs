@@ -54,6 +54,60 @@ public class FrontReloadTests
         Assert.True(load.Requests > 0);
     }
 
+    /// <summary>
+    /// A keep-alive client that never retries (wrk, many load balancers): the replaced front generation must not close
+    /// a connection under a request the client is sending; it answers with Connection: close and lets the client move.
+    /// </summary>
+    [Fact]
+    public async Task Hup_LosesNoRequestOfKeepAliveClientsThatNeverRetry()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "@echo"]);
+        using var stop = new CancellationTokenSource();
+        var answered = 0;
+        var toldToClose = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        async Task ClientAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+                while (!stop.IsCancellationRequested)
+                {
+                    await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes("GET /pid HTTP/1.1\r\nHost: x\r\n\r\n"));
+                    string head;
+                    try
+                    {
+                        (head, _) = await OneResponse.ReadAsync(socket, Deadline);
+                    }
+                    catch (Exception e) when (e is EndOfStreamException or System.Net.Sockets.SocketException)
+                    {
+                        failures.Enqueue(e.Message);
+                        break;
+                    }
+                    Interlocked.Increment(ref answered);
+                    if (head.Contains("Connection: close", StringComparison.OrdinalIgnoreCase))
+                    {
+                        Interlocked.Increment(ref toldToClose);
+                        break;
+                    }
+                }
+            }
+        }
+        var clients = Enumerable.Range(0, 4).Select(_ => Task.Run(ClientAsync)).ToList();
+        await Eventually.True(() => Volatile.Read(ref answered) > 100, Deadline, "load before the reload");
+        var from = server.LineCount;
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync("Reload complete", Deadline, from);
+        // Every client was told to close by the old generation and carried on against the new one.
+        await Eventually.True(() => Volatile.Read(ref toldToClose) >= 4, Deadline, "every client moved to the new generation");
+        var afterMove = Volatile.Read(ref answered);
+        await Eventually.True(() => Volatile.Read(ref answered) > afterMove + 100, Deadline, "load after the reload");
+        stop.Cancel();
+        await Task.WhenAll(clients);
+        Assert.True(failures.IsEmpty, $"{failures.Count} requests lost: {string.Join("; ", failures)}\n{server.Log}");
+    }
+
     [Fact]
     public async Task Hup_WithABindThatIsInUse_FailsTheReload_AndNothingChanges()
     {
