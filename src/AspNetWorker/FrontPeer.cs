@@ -15,12 +15,19 @@ internal static class FrontPeer
 
     public static void Take(HttpContext context)
     {
-        if (context.Request.Headers.Remove(Header, out var value)
-            && value.ToString().Split(' ') is [var address, var port]
-            && System.Net.IPAddress.TryParse(address, out var ip) && int.TryParse(port, out var number))
+        if (context.Request.Headers.Remove(Header, out var value) && TryParse(value.ToString(), out var ip, out var port))
         {
             context.Connection.RemoteIpAddress = ip;
-            context.Connection.RemotePort = number;
+            context.Connection.RemotePort = port;
         }
+    }
+
+    /// <summary>The header's value, <c>ADDR PORT</c>.</summary>
+    public static bool TryParse(string? value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out System.Net.IPAddress? address, out int port)
+    {
+        address = null;
+        port = 0;
+        return value?.Split(' ') is [var text, var number]
+            && System.Net.IPAddress.TryParse(text, out address) && int.TryParse(number, out port);
     }
 }

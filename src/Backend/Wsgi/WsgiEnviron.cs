@@ -85,8 +85,8 @@ public static class WsgiEnviron
         CommonKeys.TryGetValue(name, out var key) ? key : "HTTP_" + name.ToUpperInvariant().Replace('-', '_');
 
     private static (string Address, string Port) SplitPeer(string? peer) =>
-        peer?.Split(' ') is [var address, var port] && System.Net.IPAddress.TryParse(address, out var ip) && int.TryParse(port, out _)
-            ? (ip.ToString(), port)
+        FrontPeer.TryParse(peer, out var address, out var port)
+            ? (address.ToString(), port.ToString(CultureInfo.InvariantCulture))
             : ("", "");
 
     private static void Add(StringBuilder builder, string key, string value) => builder.Append(key).Append('\0').Append(value).Append('\0');
