@@ -12,11 +12,11 @@ public sealed partial class Arbiter
         {
             case "reload":
                 ErrorLog.Info("Reload requested over the control socket");
-                await ReloadAsync();
-                return new { started = _pendingGeneration is not null, generation = _pendingGeneration ?? _servingGeneration, lastReload = _lastReload };
+                Reload();
+                return new { started = _pending is not null, generation = (_pending ?? _serving).Number, lastReload = _lastReload };
             case "scale" when request.Argument is { } count and >= 0:
                 ChangeWorkerCount(count);
-                return new { workers = _targetWorkers };
+                return new { workers = _serving.TargetWorkers };
             default:
                 return Status();
         }
@@ -24,12 +24,13 @@ public sealed partial class Arbiter
 
     private ArbiterStatus Status() => new(
         Environment.ProcessId,
-        _targetWorkers,
-        _servingGeneration,
-        _pendingGeneration,
+        _serving.TargetWorkers,
+        _serving.Number,
+        _pending?.Number,
         _workers.OrderBy(w => w.Age).Select(w => new WorkerStatus(
-            w.Pid, w.Generation, w.Age, w.State.ToString().ToLowerInvariant(),
+            w.Pid, w.Generation.Number, w.Age, w.State.ToString().ToLowerInvariant(),
             Math.Round(Stopwatch.GetElapsedTime(w.StartedAt).TotalSeconds, 1), w.RequestsServed, _front.InFlight(w.Key))).ToList(),
         _lastExit,
-        _lastReload);
+        _lastReload,
+        ShortOfWorkers());
 }

@@ -15,11 +15,11 @@ public sealed partial class Arbiter
         }
         switch (signal)
         {
-            case Posix.SIGTERM when _config.Limits.DrainPeriodSeconds > 0 && _drainUntil is null:
+            case Posix.SIGTERM when Config.Limits.DrainPeriodSeconds > 0 && _drainUntil is null:
                 // Orchestrators: first stop looking healthy while still serving; the loop stops after the period.
-                ErrorLog.Info($"Draining for {_config.Limits.DrainPeriodSeconds:0.#} s: health answers 503, connections close after each response");
+                ErrorLog.Info($"Draining for {Config.Limits.DrainPeriodSeconds:0.#} s: health answers 503, connections close after each response");
                 _front.BeginDrain();
-                _drainUntil = Stopwatch.GetTimestamp() + (long)(_config.Limits.DrainPeriodSeconds * Stopwatch.Frequency);
+                _drainUntil = Stopwatch.GetTimestamp() + (long)(Config.Limits.DrainPeriodSeconds * Stopwatch.Frequency);
                 break;
             case Posix.SIGTERM:
                 await StopGracefullyAsync();
@@ -30,13 +30,13 @@ public sealed partial class Arbiter
                 _exitCode = 0;
                 break;
             case 1:
-                await ReloadAsync();
+                Reload();
                 break;
             case Posix.SIGTTIN:
-                ChangeWorkerCount(_targetWorkers + 1);
+                ChangeWorkerCount(_serving.TargetWorkers + 1);
                 break;
             case Posix.SIGTTOU:
-                ChangeWorkerCount(Math.Max(1, _targetWorkers - 1));
+                ChangeWorkerCount(Math.Max(1, _serving.TargetWorkers - 1));
                 break;
             case Posix.SIGUSR1:
                 // gunicorn: the master reopens its logs and passes USR1 on to the workers.
@@ -47,7 +47,7 @@ public sealed partial class Arbiter
                     Posix.Kill(worker.Pid, Posix.SIGUSR1);
                 }
                 break;
-            case Posix.SIGWINCH when _config.Process.Daemon:
+            case Posix.SIGWINCH when Config.Process.Daemon:
                 // gunicorn: a daemon's terminal went away; stop the workers gracefully and keep the master.
                 ErrorLog.Info("graceful stop of workers");
                 ChangeWorkerCount(0);
@@ -67,21 +67,26 @@ public sealed partial class Arbiter
     /// <summary>Graceful: the front stops accepting and finishes in-flight requests, then the workers stop.</summary>
     private async Task StopGracefullyAsync()
     {
-        await _front.StopAsync(TimeSpan.FromSeconds(_config.Pool.GracefulTimeoutSeconds));
+        await _front.StopAsync(TimeSpan.FromSeconds(Config.Pool.GracefulTimeoutSeconds));
         _exitCode = 0;
     }
 
+    /// <summary>TTIN/TTOU and <c>ctl scale</c>: the pool size, for the serving generation and a reload's too.</summary>
     private void ChangeWorkerCount(int target)
     {
-        var old = _targetWorkers;
+        var old = _serving.TargetWorkers;
         if (target == old)
         {
             return;
         }
-        _targetWorkers = target;
+        _serving.TargetWorkers = target;
+        if (_pending is not null)
+        {
+            _pending.TargetWorkers = target;
+        }
         ErrorLog.Info($"Number of workers: {old} -> {target}");
         // As gunicorn's num_workers setter: the hook runs before the pool is adjusted.
-        _hooks.Run("nworkers_changed", _config.Hooks.NWorkersChanged, new Dictionary<string, string>
+        _serving.Hooks.Run("nworkers_changed", Config.Hooks.NWorkersChanged, new Dictionary<string, string>
         {
             ["GUNICORN_NEW_VALUE"] = target.ToString(),
             ["GUNICORN_OLD_VALUE"] = old.ToString(),
@@ -89,13 +94,17 @@ public sealed partial class Arbiter
         ManageWorkers();
     }
 
-    /// <summary>HUP: re-read the config; start a complete new generation; switch when all of it is ready.</summary>
-    private async Task ReloadAsync()
+    /// <summary>
+    /// HUP: re-read the config and start a complete new generation with it. Nothing of the new configuration is in
+    /// force until every new worker is ready (<see cref="SwitchToPendingAsync"/>): a generation that cannot boot is
+    /// abandoned with its configuration, and the serving one goes on exactly as before.
+    /// </summary>
+    private void Reload()
     {
-        if (_pendingGeneration is not null)
+        if (_pending is not null)
         {
             // The code may have changed again since the pending generation loaded it: reload once more after it.
-            ErrorLog.Info($"Reload already in progress (generation {_pendingGeneration}); another follows when it ends.");
+            ErrorLog.Info($"Reload already in progress ({_pending}); another follows when it ends.");
             _reloadAgain = true;
             return;
         }
@@ -106,65 +115,67 @@ public sealed partial class Arbiter
             _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the configuration is invalid (see the error log)";
             return;
         }
-        try
-        {
-            // The front first: new binds and front settings, on a new front generation; the workers follow.
-            await _front.ApplyAsync(config);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
-        {
-            ErrorLog.Error($"Reload failed: the front could not apply the new configuration ({e.Message}). Nothing changed; the current front and workers keep serving.");
-            _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the front could not apply the new configuration ({e.Message})";
-            return;
-        }
         SystemdNotify.Reloading();
-        _hooks.Run("on_reload", config.Hooks.OnReload);
-        _config = config;
-        _hooks = new Hooks.HookRunner(config.Hooks.TimeoutSeconds);
-        var oldTarget = _targetWorkers;
-        _targetWorkers = config.Pool.Workers;
-        _pendingGeneration = _workers.Select(w => w.Generation).DefaultIfEmpty(_servingGeneration).Max() + 1;
+        var number = Math.Max(_serving.Number, _workers.Select(w => w.Generation.Number).DefaultIfEmpty(0).Max()) + 1;
+        _pending = new WorkerGeneration(number, config);
         _pendingSince = Stopwatch.GetTimestamp();
-        ErrorLog.Info($"Reloading: starting generation {_pendingGeneration} with {_targetWorkers} workers");
-        if (oldTarget != _targetWorkers)
+        _pending.Hooks.Run("on_reload", config.Hooks.OnReload);
+        ErrorLog.Info($"Reloading: starting {_pending} with {_pending.TargetWorkers} workers");
+        if (_serving.TargetWorkers != _pending.TargetWorkers)
         {
-            _hooks.Run("nworkers_changed", config.Hooks.NWorkersChanged, new Dictionary<string, string>
+            _pending.Hooks.Run("nworkers_changed", config.Hooks.NWorkersChanged, new Dictionary<string, string>
             {
-                ["GUNICORN_NEW_VALUE"] = _targetWorkers.ToString(),
-                ["GUNICORN_OLD_VALUE"] = oldTarget.ToString(),
+                ["GUNICORN_NEW_VALUE"] = _pending.TargetWorkers.ToString(),
+                ["GUNICORN_OLD_VALUE"] = _serving.TargetWorkers.ToString(),
             });
         }
         ManageWorkers();
     }
 
-    private void SwitchToPending()
+    /// <summary>
+    /// Every worker of the pending generation is ready: the front takes the new configuration (binds, limits, TLS,
+    /// static files...), then routing switches and the old generation retires. If the front cannot apply it (a bind in
+    /// use, a bad certificate), the whole reload fails and the new workers are torn down.
+    /// </summary>
+    private async Task SwitchToPendingAsync()
     {
-        var previous = _servingGeneration;
-        _servingGeneration = _pendingGeneration!.Value;
-        _pendingGeneration = null;
+        var pending = _pending!;
+        try
+        {
+            await _front.ApplyAsync(pending.Config);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
+        {
+            AbandonPending($"the front could not apply the new configuration ({e.Message}). Nothing changed",
+                $"Reload failed: the front could not apply the new configuration ({e.Message}). Nothing changed; {pending} was torn down and {_serving} keeps serving.");
+            return;
+        }
+        var previous = _serving;
+        _serving = pending;
+        _pending = null;
         PublishRoutes();
-        foreach (var old in _workers.Where(w => w.Generation != _servingGeneration && w.State is WorkerState.Ready or WorkerState.Booting).ToList())
+        foreach (var old in _workers.Where(w => w.Generation != _serving && w.State is WorkerState.Ready or WorkerState.Booting).ToList())
         {
             Retire(old);
         }
-        ErrorLog.Info($"Reload complete: generation {_servingGeneration} serving, generation {previous} draining");
+        ErrorLog.Info($"Reload complete: {_serving} serving, {previous} draining");
         SystemdNotify.Ready();
-        _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} succeeded: generation {_servingGeneration} serving";
+        _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} succeeded: {_serving} serving";
         ReloadAgainIfAsked();
     }
 
-    private void AbandonPending(string reason)
+    private void AbandonPending(string reason, string? message = null)
     {
-        var generation = _pendingGeneration!.Value;
-        _pendingGeneration = null;
-        foreach (var worker in _workers.Where(w => w.Generation == generation).ToList())
+        var abandoned = _pending!;
+        _pending = null;
+        foreach (var worker in _workers.Where(w => w.Generation == abandoned).ToList())
         {
             Kill(worker, Posix.SIGKILL);
             worker.MoveTo(WorkerState.Stopping);
         }
-        ErrorLog.Error($"Reload failed: {reason}. Generation {generation} was torn down; generation {_servingGeneration} keeps serving.");
+        ErrorLog.Error(message ?? $"Reload failed: {reason}. Generation {abandoned.Number} was torn down; generation {_serving.Number} keeps serving.");
         SystemdNotify.Ready();
-        _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {reason}; generation {_servingGeneration} kept serving";
+        _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {reason}; {_serving} kept serving";
         ReloadAgainIfAsked();
     }
 
@@ -187,7 +198,7 @@ public sealed partial class Arbiter
             worker.ExitRequested = true;
             Posix.Kill(worker.Pid, signal);
         }
-        var deadline = TimeSpan.FromSeconds(graceful ? _config.Pool.GracefulTimeoutSeconds : 1);
+        var deadline = TimeSpan.FromSeconds(graceful ? Config.Pool.GracefulTimeoutSeconds : 1);
         var started = Stopwatch.GetTimestamp();
         while (_workers.Count > 0)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Gunicorn.Backend.Contract;
 using Gunicorn.Backend.Logging;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Settings.Records;
 
 namespace Gunicorn.Backend.Arbiter;
 
@@ -10,31 +11,80 @@ public sealed partial class Arbiter
     /// <summary>How long an aborted (SIGABRT) worker gets to die before SIGKILL; a stopped process ignores SIGABRT.</summary>
     private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How late the loop's own tick may be before the master counts itself as having been stopped (SIGSTOP, a slow
+    /// hook, a swapped-out machine): heartbeats could not be read meanwhile, so that time is not held against workers.
+    /// </summary>
+    private static readonly TimeSpan MasterStallAllowance = TimeSpan.FromSeconds(1);
+
     private WorkerLauncher? _launcher;
+    private long _lastSupervised = Stopwatch.GetTimestamp();
 
     /// <summary>Workers of a generation that count toward its size: booting or ready, not leaving.</summary>
-    private IEnumerable<WorkerHandle> Live(int generation) => _workers.Where(w =>
+    private IEnumerable<WorkerHandle> Live(WorkerGeneration generation) => _workers.Where(w =>
         w.Generation == generation && w.State is WorkerState.Booting or WorkerState.Ready && !w.RecycleRequested);
 
     private void Supervise()
     {
+        ForgiveMasterStall();
         MurderTimedOutWorkers();
+        KillWorkersThatNeverBooted();
         StopDrainedWorkers();
-        if (_pendingGeneration is not null && Stopwatch.GetElapsedTime(_pendingSince) > BootTimeout)
-        {
-            AbandonPending($"not every new worker was ready within {BootTimeout.TotalSeconds:0} s");
-        }
         ManageWorkers();
     }
 
-    private TimeSpan BootTimeout => TimeSpan.FromSeconds(Math.Max(30, _config.Pool.TimeoutSeconds));
+    /// <summary>
+    /// When the master itself did not run for a while, the heartbeats that workers sent meanwhile sat unread in their
+    /// pipes: the silence is the master's, so every worker's clock restarts rather than a healthy pool being killed.
+    /// </summary>
+    private void ForgiveMasterStall()
+    {
+        var now = Stopwatch.GetTimestamp();
+        var gap = Stopwatch.GetElapsedTime(_lastSupervised, now);
+        _lastSupervised = now;
+        if (gap <= TickInterval + MasterStallAllowance)
+        {
+            return;
+        }
+        ErrorLog.Warning($"The master did not run for {gap.TotalSeconds:0.0} s (stopped, or a hook that blocked it); worker timeouts count from now.");
+        foreach (var worker in _workers)
+        {
+            worker.LastHeartbeat = Math.Max(worker.LastHeartbeat, now);
+        }
+        _pendingSince = Math.Max(_pendingSince, now);
+    }
+
+    private static TimeSpan BootTimeout(WorkerGeneration generation) => TimeSpan.FromSeconds(Math.Max(30, generation.Config.Pool.TimeoutSeconds));
+
+    /// <summary>
+    /// A worker that never reports ready (an import that hangs) is killed after the boot timeout: a reload's
+    /// generation is abandoned; in the serving generation it counts as a failed boot and is replaced with backoff.
+    /// </summary>
+    private void KillWorkersThatNeverBooted()
+    {
+        if (_pending is not null && Stopwatch.GetElapsedTime(_pendingSince) > BootTimeout(_pending))
+        {
+            AbandonPending($"not every new worker was ready within {BootTimeout(_pending).TotalSeconds:0} s");
+        }
+        foreach (var worker in _workers)
+        {
+            if (worker.State == WorkerState.Booting && !worker.ExitRequested && !worker.Killed
+                && Stopwatch.GetElapsedTime(worker.StartedAt) > BootTimeout(worker.Generation))
+            {
+                ErrorLog.Error($"Worker (pid:{worker.Pid}) was not ready within {BootTimeout(worker.Generation).TotalSeconds:0} s of booting (the app's import hangs?); killing it.");
+                _lastFailure = $"a worker (pid:{worker.Pid}) did not finish booting within {BootTimeout(worker.Generation).TotalSeconds:0} s";
+                Kill(worker, Posix.SIGKILL);
+                worker.ExitRequested = false; // its exit is a failed boot, to be replaced with backoff
+            }
+        }
+    }
 
     /// <summary>gunicorn's murder_workers: SIGABRT for a silent worker, SIGKILL if it is still there a second later.</summary>
     private void MurderTimedOutWorkers()
     {
-        var timeout = _config.Pool.TimeoutSeconds;
         foreach (var worker in _workers)
         {
+            var timeout = worker.Generation.Config.Pool.TimeoutSeconds;
             if (worker.AbortedAt is { } abortedAt)
             {
                 if (!worker.Killed && Stopwatch.GetElapsedTime(abortedAt) > AbortGrace)
@@ -67,9 +117,9 @@ public sealed partial class Arbiter
     /// <summary>Retiring workers get TERM once the front has no request in flight on them (or graceful_timeout passed).</summary>
     private void StopDrainedWorkers()
     {
-        var grace = TimeSpan.FromSeconds(_config.Pool.GracefulTimeoutSeconds);
         foreach (var worker in _workers)
         {
+            var grace = TimeSpan.FromSeconds(worker.Generation.Config.Pool.GracefulTimeoutSeconds);
             if (worker.State == WorkerState.Retiring
                 && (_front.InFlight(worker.Key) == 0 || Stopwatch.GetElapsedTime(worker.StateSince) > grace))
             {
@@ -92,10 +142,10 @@ public sealed partial class Arbiter
         {
             return;
         }
-        foreach (var generation in new[] { _servingGeneration, _pendingGeneration }.OfType<int>())
+        foreach (var generation in new[] { _serving, _pending }.OfType<WorkerGeneration>())
         {
             var live = Live(generation).ToList();
-            for (var missing = _targetWorkers - live.Count; missing > 0; missing--)
+            for (var missing = generation.TargetWorkers - live.Count; missing > 0; missing--)
             {
                 if (Stopwatch.GetTimestamp() < _nextSpawnAllowed)
                 {
@@ -103,52 +153,70 @@ public sealed partial class Arbiter
                 }
                 SpawnWorker(generation);
             }
-            foreach (var extra in live.OrderBy(w => w.Age).Take(Math.Max(0, live.Count - _targetWorkers)))
+            foreach (var extra in live.OrderBy(w => w.Age).Take(Math.Max(0, live.Count - generation.TargetWorkers)))
             {
                 Retire(extra);
             }
         }
     }
 
-    private void SpawnWorker(int generation)
+    /// <summary>Starts one worker of <paramref name="generation"/> from that generation's own configuration.</summary>
+    private void SpawnWorker(WorkerGeneration generation)
     {
-        _launcher ??= new WorkerLauncher(_events.Writer, _config.Pool.RawEnv);
+        _launcher ??= new WorkerLauncher(_events.Writer);
         var age = _nextAge++;
-        var pool = _config.Pool;
+        var config = generation.Config;
+        var pool = config.Pool;
         var jitter = pool.MaxRequestsJitter > 0 ? Random.Shared.Next(0, pool.MaxRequestsJitter + 1) : 0;
         var info = new WorkerStartInfo(
             Environment.ProcessId,
-            generation,
+            generation.Number,
             age,
-            Path.Combine(_runtimeDirectory, $"g{generation}-w{age}.sock"),
-            _config.App.Target ?? Gunicorn.Backend.Workers.BuiltinApps.Hello,
-            _config.App.Chdir,
-            _config.App.Python,
-            _config.App.PythonPath,
+            Path.Combine(_runtimeDirectory, $"g{generation.Number}-w{age}.sock"),
+            config.App.Target ?? Gunicorn.Backend.Workers.BuiltinApps.Hello,
+            config.App.Chdir,
+            config.App.Python,
+            config.App.PythonPath,
             pool.WorkerClass,
             pool.ConcurrencyPerWorker,
             pool.TimeoutSeconds,
             pool.GracefulTimeoutSeconds,
-            $"gunicorn-net: worker [{ProcName}]",
-            _config.Logging.LogLevel,
-            _config.Logging.ErrorLog,
-            _config.App.CaptureOutput,
-            new WorkerHooks(_config.Hooks.PostFork, _config.Hooks.PreRequest, _config.Hooks.PostRequest, _config.Hooks.PostWorkerInit, _config.Hooks.WorkerInt, _config.Hooks.WorkerAbort,
-                _config.Hooks.WorkerExit, _config.Hooks.TimeoutSeconds),
+            $"gunicorn-net: worker [{ProcName(config)}]",
+            config.Logging.LogLevel,
+            config.Logging.ErrorLog,
+            config.App.CaptureOutput,
+            new WorkerHooks(config.Hooks.PostFork, config.Hooks.PreRequest, config.Hooks.PostRequest, config.Hooks.PostWorkerInit, config.Hooks.WorkerInt, config.Hooks.WorkerAbort,
+                config.Hooks.WorkerExit, config.Hooks.TimeoutSeconds),
             pool.MaxRequests > 0 ? pool.MaxRequests + jitter : 0,
             WorkerIdentities.From(pool));
-        _hooks.Run("pre_fork", _config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
-        var worker = _launcher.Spawn(info);
+        generation.Hooks.Run("pre_fork", config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
+        var worker = _launcher.Spawn(info, generation);
         _workers.Add(worker);
         ErrorLog.Info($"Booting worker with pid: {worker.Pid}");
-        _hooks.Run("post_fork", _config.Hooks.PostFork, new Dictionary<string, string>
+        generation.Hooks.Run("post_fork", config.Hooks.PostFork, new Dictionary<string, string>
         {
             ["GUNICORN_WORKER_PID"] = worker.Pid.ToString(),
             ["GUNICORN_WORKER_AGE"] = age.ToString(),
         });
     }
 
-    public string ProcName => _config.Process.ProcName ?? _config.App.Target ?? "hello";
+    /// <summary>proc_name, or the app, as gunicorn names its processes.</summary>
+    public string ProcName() => ProcName(Config);
+
+    private static string ProcName(GunicornConfig config) => config.Process.ProcName ?? config.App.Target ?? "hello";
+
+    /// <summary>Why the serving generation has fewer ready workers than it should, in words for the log and ctl status.</summary>
+    private string? ShortOfWorkers()
+    {
+        var ready = _workers.Count(w => w.Generation == _serving && w.State == WorkerState.Ready && !w.RecycleRequested);
+        if (ready >= _serving.TargetWorkers || _lastFailure is null)
+        {
+            return null;
+        }
+        var retry = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), _nextSpawnAllowed);
+        return $"Short of workers: {_serving} has {ready} of {_serving.TargetWorkers} ready; {_lastFailure}"
+            + (retry > TimeSpan.Zero ? $"; retrying in {retry.TotalSeconds:0.#} s." : "; retrying.");
+    }
 
     private void Retire(WorkerHandle worker)
     {
@@ -165,7 +233,7 @@ public sealed partial class Arbiter
     }
 
     private void PublishRoutes() => _front.Publish(_workers
-        .Where(w => w.Generation == _servingGeneration && w.State == WorkerState.Ready)
-        .Select(w => new WorkerEndpoint(w.Key, w.SocketPath, _config.Pool.ConcurrencyPerWorker))
+        .Where(w => w.Generation == _serving && w.State == WorkerState.Ready)
+        .Select(w => new WorkerEndpoint(w.Key, w.SocketPath, w.Generation.Config.Pool.ConcurrencyPerWorker))
         .ToList());
 }

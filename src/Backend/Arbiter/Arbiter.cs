@@ -23,16 +23,14 @@ public sealed partial class Arbiter
     private readonly Func<GunicornConfig?> _reloadConfig;
     private readonly string _runtimeDirectory;
     private readonly List<WorkerHandle> _workers = [];
-    private GunicornConfig _config;
-    private HookRunner _hooks;
-    private int _targetWorkers;
-    private int _servingGeneration = 1;
-    private int? _pendingGeneration;
+    private WorkerGeneration _serving;
+    private WorkerGeneration? _pending;
     private long _pendingSince;
     private int _nextAge = 1;
     private bool _booted;
     private int _consecutiveFailures;
     private long _nextSpawnAllowed;
+    private string? _lastFailure;
     private int? _exitCode;
     private bool _fastStop;
     private bool _reloadAgain;
@@ -43,13 +41,14 @@ public sealed partial class Arbiter
     /// <param name="reloadConfig">Re-reads the configuration for HUP; returns null (having logged why) when it is invalid.</param>
     public Arbiter(GunicornConfig config, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory)
     {
-        _config = config;
+        _serving = new WorkerGeneration(1, config);
         _front = front;
         _reloadConfig = reloadConfig;
         _runtimeDirectory = runtimeDirectory;
-        _hooks = new HookRunner(config.Hooks.TimeoutSeconds);
-        _targetWorkers = config.Pool.Workers;
     }
+
+    /// <summary>The configuration in force: the serving generation's (a reload commits its own only when it switches).</summary>
+    private GunicornConfig Config => _serving.Config;
 
     public ChannelWriter<ArbiterEvent> Events => _events.Writer;
 
@@ -66,8 +65,8 @@ public sealed partial class Arbiter
     public async Task<int> RunAsync()
     {
         using var signals = new SignalQueue(_events.Writer);
-        using var watcher = _config.App.Reload
-            ? new CodeWatcher(_events.Writer, [_config.App.Chdir, .. _config.App.PythonPath], _config.App.ReloadExtraFiles, _config.App.Chdir)
+        using var watcher = Config.App.Reload
+            ? new CodeWatcher(_events.Writer, [Config.App.Chdir, .. Config.App.PythonPath], Config.App.ReloadExtraFiles, Config.App.Chdir)
             : null;
         ManageWorkers();
         while (_exitCode is null)
@@ -84,6 +83,11 @@ public sealed partial class Arbiter
             {
                 // The tick: fall through to supervision.
             }
+            // Whatever arrived meanwhile is handled first: a worker is never judged with its heartbeat still queued.
+            while (_exitCode is null && _events.Reader.TryRead(out var queued))
+            {
+                await HandleAsync(queued);
+            }
             if (_exitCode is null)
             {
                 Supervise();
@@ -94,7 +98,7 @@ public sealed partial class Arbiter
             }
         }
         await StopWorkersAsync(graceful: !_fastStop);
-        _hooks.Run("on_exit", _config.Hooks.OnExit);
+        _serving.Hooks.Run("on_exit", Config.Hooks.OnExit);
         return _exitCode.Value;
     }
 
@@ -106,10 +110,11 @@ public sealed partial class Arbiter
                 await HandleSignalAsync(signal.Signal);
                 break;
             case WorkerReady ready:
-                OnReady(ready.Worker);
+                await OnReadyAsync(ready.Worker);
                 break;
             case WorkerHeartbeat beat:
-                beat.Worker.LastHeartbeat = Stopwatch.GetTimestamp();
+                // Stamped when it arrived, not when the loop got to it (a busy loop must not make workers look late).
+                beat.Worker.LastHeartbeat = Math.Max(beat.Worker.LastHeartbeat, beat.ArrivedAt);
                 beat.Worker.RequestsServed = beat.RequestsServed;
                 break;
             case WorkerWantsRecycling recycle:
@@ -121,10 +126,10 @@ public sealed partial class Arbiter
             case CodeChanged changed:
                 // gunicorn's wording, so operators' greps keep working.
                 ErrorLog.Info($"Worker reloading: {changed.Path} modified");
-                await ReloadAsync();
+                Reload();
                 break;
             case ReloadAgain:
-                await ReloadAsync();
+                Reload();
                 break;
             case WorkerExited exited:
                 OnExited(exited.Worker, exited.ExitCode);
@@ -143,7 +148,7 @@ public sealed partial class Arbiter
         }
     }
 
-    private void OnReady(WorkerHandle worker)
+    private async Task OnReadyAsync(WorkerHandle worker)
     {
         if (worker.State != WorkerState.Booting)
         {
@@ -152,29 +157,30 @@ public sealed partial class Arbiter
         worker.MoveTo(WorkerState.Ready);
         worker.LastHeartbeat = Stopwatch.GetTimestamp();
         _consecutiveFailures = 0;
+        _lastFailure = null;
         ErrorLog.Debug($"Worker ready (pid:{worker.Pid}, {worker.Key})");
 
-        if (worker.Generation == _pendingGeneration)
+        if (worker.Generation == _pending)
         {
-            if (Live(worker.Generation).Count(w => w.State == WorkerState.Ready) >= _targetWorkers)
+            if (Live(_pending).Count(w => w.State == WorkerState.Ready) >= _pending.TargetWorkers)
             {
-                SwitchToPending();
+                await SwitchToPendingAsync();
             }
             return;
         }
-        // A replacement for a worker that reached max_requests is ready: retire one that asked.
-        var recycled = _workers.FirstOrDefault(w => w.RecycleRequested && w.State == WorkerState.Ready);
+        // A replacement for a worker that reached max_requests is ready: retire one of its generation that asked.
+        var recycled = _workers.FirstOrDefault(w => w.RecycleRequested && w.State == WorkerState.Ready && w.Generation == worker.Generation);
         if (recycled is not null)
         {
             Retire(recycled);
         }
         PublishRoutes();
-        if (!_booted && Live(_servingGeneration).Count(w => w.State == WorkerState.Ready) >= _targetWorkers)
+        if (!_booted && Live(_serving).Count(w => w.State == WorkerState.Ready) >= _serving.TargetWorkers)
         {
             _booted = true;
-            ErrorLog.Info($"All {_targetWorkers} workers ready");
+            ErrorLog.Info($"All {_serving.TargetWorkers} workers ready");
             Platform.SystemdNotify.Ready();
-            _hooks.Run("when_ready", _config.Hooks.WhenReady);
+            _serving.Hooks.Run("when_ready", Config.Hooks.WhenReady);
         }
     }
 
@@ -188,8 +194,8 @@ public sealed partial class Arbiter
             PublishRoutes();
         }
         LogExit(worker, exitCode);
-        _lastExit = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} pid {worker.Pid} (generation {worker.Generation}) exit code {exitCode}{(worker.ExitRequested ? ", asked to stop" : "")}";
-        _hooks.Run("child_exit", _config.Hooks.ChildExit, new Dictionary<string, string>
+        _lastExit = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} pid {worker.Pid} (generation {worker.Generation.Number}) exit code {exitCode}{(worker.ExitRequested ? ", asked to stop" : "")}";
+        worker.Generation.Hooks.Run("child_exit", worker.Generation.Config.Hooks.ChildExit, new Dictionary<string, string>
         {
             ["GUNICORN_WORKER_PID"] = worker.Pid.ToString(),
             ["GUNICORN_WORKER_AGE"] = worker.Age.ToString(),
@@ -202,7 +208,7 @@ public sealed partial class Arbiter
         if (exitCode is WorkerContract.WorkerBootError or WorkerContract.AppLoadError)
         {
             var reason = exitCode == WorkerContract.AppLoadError ? "App failed to load." : "Worker failed to boot.";
-            if (worker.Generation == _pendingGeneration)
+            if (worker.Generation == _pending)
             {
                 AbandonPending($"{reason} (pid:{worker.Pid}, exit code {exitCode})");
                 return;
@@ -215,6 +221,13 @@ public sealed partial class Arbiter
                 _exitCode = exitCode;
                 return;
             }
+            // The serving generation's code can no longer load (e.g. broken on disk): keep serving with the workers
+            // it has and retry with backoff; the log and `ctl status` say so.
+            _lastFailure = $"a replacement worker (pid:{worker.Pid}) exited with code {exitCode}: {reason}";
+        }
+        else if (worker.State == WorkerState.Booting)
+        {
+            _lastFailure = $"a worker (pid:{worker.Pid}) exited with code {exitCode} while booting";
         }
         NoteFailure(worker);
         ManageWorkers();
@@ -267,9 +280,9 @@ public sealed partial class Arbiter
         _consecutiveFailures++;
         var delay = TimeSpan.FromSeconds(Math.Min(10, 0.1 * Math.Pow(2, _consecutiveFailures - 1)));
         _nextSpawnAllowed = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);
-        if (_consecutiveFailures >= 3)
+        if (_consecutiveFailures >= 3 || _lastFailure is not null)
         {
-            ErrorLog.Error($"Worker crash loop: {_consecutiveFailures} workers in a row died within 5 s of starting; next attempt in {delay.TotalSeconds:0.#} s. Check the app's errors above.");
+            ErrorLog.Error($"Worker crash loop: {_consecutiveFailures} workers in a row died within 5 s of starting; next attempt in {delay.TotalSeconds:0.#} s. {ShortOfWorkers() ?? ""} Check the app's errors above.");
         }
     }
 

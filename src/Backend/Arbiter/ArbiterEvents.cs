@@ -9,7 +9,8 @@ public sealed record WorkerReady(WorkerHandle Worker) : ArbiterEvent;
 
 public sealed record WorkerWantsRecycling(WorkerHandle Worker) : ArbiterEvent;
 
-public sealed record WorkerHeartbeat(WorkerHandle Worker, long RequestsServed) : ArbiterEvent;
+/// <param name="ArrivedAt">When the line was read from the pipe (Stopwatch timestamp), not when the loop handled it.</param>
+public sealed record WorkerHeartbeat(WorkerHandle Worker, long RequestsServed, long ArrivedAt) : ArbiterEvent;
 
 public sealed record WorkerExited(WorkerHandle Worker, int ExitCode) : ArbiterEvent;
 

@@ -8,7 +8,8 @@ public sealed record ArbiterStatus(
     int? PendingGeneration,
     IReadOnlyList<WorkerStatus> Workers,
     string? LastExit,
-    string? LastReload);
+    string? LastReload,
+    string? ShortOfWorkers);
 
 public sealed record WorkerStatus(
     int Pid,

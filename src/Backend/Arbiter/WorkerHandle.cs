@@ -18,15 +18,17 @@ public enum WorkerState
 }
 
 /// <summary>The arbiter's record of one worker process. Mutated only on the arbiter loop.</summary>
-public sealed class WorkerHandle(Process process, int generation, int age, string socketPath)
+public sealed class WorkerHandle(Process process, WorkerGeneration generation, int age, string socketPath)
 {
     public Process Process { get; } = process;
     public int Pid { get; } = process.Id;
-    public int Generation { get; } = generation;
+
+    /// <summary>The generation the worker belongs to, and so the configuration it runs.</summary>
+    public WorkerGeneration Generation { get; } = generation;
     public int Age { get; } = age;
     public string SocketPath { get; } = socketPath;
 
-    public string Key => $"g{Generation}-w{Age}";
+    public string Key => $"g{Generation.Number}-w{Age}";
     public WorkerState State { get; set; } = WorkerState.Booting;
     public long StartedAt { get; } = Stopwatch.GetTimestamp();
     public long LastHeartbeat { get; set; } = Stopwatch.GetTimestamp();

@@ -10,14 +10,16 @@ namespace Gunicorn.Backend.Arbiter;
 /// Starts worker processes, one at a time: an inheritable pipe made for one child would leak into a sibling started
 /// concurrently. Each worker's pipe is read on its own task, which turns lines and EOF into arbiter events.
 /// </summary>
-public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnlyList<string> rawEnv)
+public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
 {
     private static readonly Lock SpawnGate = new();
 
-    public WorkerHandle Spawn(WorkerStartInfo info)
+    /// <summary>Starts a worker of <paramref name="generation"/>, with that generation's raw_env.</summary>
+    public WorkerHandle Spawn(WorkerStartInfo info, WorkerGeneration generation)
     {
         var pipe = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
-        var start = StartInfo(info, pipe.GetClientHandleAsString());
+        var rawEnv = generation.Config.Pool.RawEnv;
+        var start = StartInfo(info, pipe.GetClientHandleAsString(), rawEnv);
         Process process;
         lock (SpawnGate)
         {
@@ -26,15 +28,15 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
             // Close our copy of the write end at once, or EOF never comes when the worker dies.
             pipe.DisposeLocalCopyOfClientHandle();
         }
-        var worker = new WorkerHandle(process, info.Generation, info.Age, info.SocketPath);
+        var worker = new WorkerHandle(process, generation, info.Age, info.SocketPath);
         _ = Task.Run(() => ReadPipeAsync(worker, pipe));
         return worker;
     }
 
-    private ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle) =>
-        AspNetCoreApp.IsAspNetCoreApp(info.App) ? AspNetCoreApp.StartInfo(info, pipeHandle, rawEnv) : OwnWorkerStartInfo(info, pipeHandle);
+    private static ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv) =>
+        AspNetCoreApp.IsAspNetCoreApp(info.App) ? AspNetCoreApp.StartInfo(info, pipeHandle, rawEnv) : OwnWorkerStartInfo(info, pipeHandle, rawEnv);
 
-    private ProcessStartInfo OwnWorkerStartInfo(WorkerStartInfo info, string pipeHandle)
+    private static ProcessStartInfo OwnWorkerStartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv)
     {
         var (fileName, leadingArgs) = CurrentExecutable();
         var start = new ProcessStartInfo(fileName) { UseShellExecute = false };
@@ -55,11 +57,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
     internal static void ApplyRawEnv(ProcessStartInfo start, IReadOnlyList<string> rawEnv)
     {
         Platform.InlineSocketCompletions.RemoveFrom(start);
-        foreach (var entry in rawEnv)
-        {
-            var equals = entry.IndexOf('=');
-            start.Environment[entry[..equals]] = entry[(equals + 1)..];
-        }
+        RawEnvironment.ApplyTo(start, rawEnv);
     }
 
     /// <summary>The apphost, or <c>dotnet gunicorn-net.dll</c> when the master was started that way.</summary>
@@ -91,7 +89,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events, IReadOnly
                     else if (line.StartsWith(WorkerContract.HeartbeatPrefix, StringComparison.Ordinal)
                              && long.TryParse(line.AsSpan(WorkerContract.HeartbeatPrefix.Length), out var served))
                     {
-                        await events.WriteAsync(new WorkerHeartbeat(worker, served));
+                        await events.WriteAsync(new WorkerHeartbeat(worker, served, Stopwatch.GetTimestamp()));
                     }
                 }
             }

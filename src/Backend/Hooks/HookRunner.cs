@@ -8,7 +8,8 @@ namespace Gunicorn.Backend.Hooks;
 /// Runs master-side command hooks: no shell, the event in GUNICORN_* variables, killed after hook_timeout.
 /// Python hooks (<c>python:module:function</c>) run inside WSGI workers, not here.
 /// </summary>
-public sealed class HookRunner(double timeoutSeconds)
+/// <param name="rawEnv">The raw_env of the configuration the hooks belong to (a reload may change it).</param>
+public sealed class HookRunner(double timeoutSeconds, IReadOnlyList<string>? rawEnv = null)
 {
     /// <summary>
     /// Runs the hook if set and waits for it, as gunicorn does; returns false when it failed (exit code, timeout or
@@ -26,6 +27,7 @@ public sealed class HookRunner(double timeoutSeconds)
             start.ArgumentList.Add(arg);
         }
         Platform.InlineSocketCompletions.RemoveFrom(start);
+        Arbiter.RawEnvironment.ApplyTo(start, rawEnv ?? []);
         start.Environment["GUNICORN_HOOK"] = name;
         start.Environment["GUNICORN_MASTER_PID"] = Environment.ProcessId.ToString();
         foreach (var (key, value) in variables ?? new Dictionary<string, string>())

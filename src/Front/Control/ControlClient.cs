@@ -84,6 +84,10 @@ public static class ControlClient
         {
             text.Append(CultureInfo.InvariantCulture, $"master pid {status.MasterPid}, {status.Workers.Count(w => w.State == "ready")} of {status.TargetWorkers} workers ready, serving generation {status.ServingGeneration}");
             text.Append(status.PendingGeneration is { } pending ? $", generation {pending} booting\n" : "\n");
+            if (status.ShortOfWorkers is { } shortage)
+            {
+                text.Append(shortage).Append('\n');
+            }
         }
         text.Append("PID      GEN  AGE  STATE      UPTIME  REQUESTS  IN-FLIGHT\n");
         foreach (var w in status.Workers)

@@ -30,12 +30,8 @@ public static class MasterHost
     {
         ErrorLog.Configure(config.Logging.LogLevel, config.Logging.ErrorLog);
         Posix.Umask((uint)config.Pool.Umask);
-        foreach (var entry in config.Pool.RawEnv)
-        {
-            var equals = entry.IndexOf('=');
-            Environment.SetEnvironmentVariable(entry[..equals], entry[(equals + 1)..]);
-        }
-        var hooks = new HookRunner(config.Hooks.TimeoutSeconds);
+        RawEnvironment.ApplyToMaster(config.Pool.RawEnv);
+        var hooks = new HookRunner(config.Hooks.TimeoutSeconds, config.Pool.RawEnv);
         if (!hooks.Run("on_starting", config.Hooks.OnStarting))
         {
             ErrorLog.Error("Shutting down: the on_starting hook failed (see above).");
@@ -73,7 +69,7 @@ public static class MasterHost
         using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
         var upgrade = new BinaryUpgrade(front, pidFile);
         var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs, StartNewMaster = upgrade.Start };
-        ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName}]");
+        ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName()}]");
         await using var control = OpenControlSocket(config.Process.ControlSocket, arbiter);
         var exitCode = await arbiter.RunAsync();
         await front.StopAsync(TimeSpan.Zero);

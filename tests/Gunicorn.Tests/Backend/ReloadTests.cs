@@ -117,6 +117,77 @@ public class ReloadTests
     }
 
     [Fact]
+    public async Task AfterAFailedReload_AReplacementRunsTheServingGenerationsAppAndEnvironment_WithoutAFailedRequest()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload-fail-").FullName;
+        var config = Path.Combine(dir, "gunicorn.yaml");
+        File.WriteAllText(config, "workers: 2\nwsgi_app: \"@echo\"\nraw_env: [\"MARK=serving\", \"ONLY_BEFORE=1\"]\n");
+        await using var server = await GunicornServer.StartAsync([], dir);
+        var load = ContinuousLoad.Start(server.Client);
+
+        // The new configuration names a module that does not exist, and a new environment.
+        File.WriteAllText(config, "workers: 2\npython: /usr/bin/python3\nwsgi_app: \"no_such_module:app\"\nraw_env: [\"MARK=abandoned\"]\n");
+        var from = server.LineCount;
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync(@"Reload failed: App failed to load\..*generation 1 keeps serving", Deadline, from);
+
+        // A worker of the serving generation dies: its replacement must run generation 1's app and raw_env.
+        var before = server.WorkerPids();
+        var victim = before.First();
+        from = server.LineCount;
+        Signals.Send(victim, Signals.KILL);
+        await server.WaitForLogAsync(@"Booting worker with pid: \d+", Deadline, from);
+        await Eventually.True(() => server.WorkerPids().Count == 2 && !server.WorkerPids().Contains(victim), Deadline, "a replacement worker");
+        var replacement = server.WorkerPids().Single(pid => pid != victim && ProcessTree.IsAlive(pid) && pid > 0 && !before.Contains(pid));
+        // Every answer comes from generation 1's app with generation 1's environment, the replacement's among them.
+        await Eventually.True(async () =>
+        {
+            Assert.Equal("serving", await server.Client.GetStringAsync("/env?name=MARK"));
+            Assert.Equal("1", await server.Client.GetStringAsync("/env?name=ONLY_BEFORE"));
+            return await server.Client.GetStringAsync("/pid") == replacement.ToString();
+        }, Deadline, "the replacement to answer");
+        Assert.Empty(await load.StopAsync());
+    }
+
+    [Fact]
+    public async Task Reload_AppliesANewRawEnv_AndDropsRemovedEntries()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload-env-").FullName;
+        var config = Path.Combine(dir, "gunicorn.yaml");
+        File.WriteAllText(config, "workers: 1\nwsgi_app: \"@echo\"\nraw_env: [\"MARK=one\", \"DROPPED=yes\"]\n");
+        await using var server = await GunicornServer.StartAsync([], dir);
+        Assert.Equal("yes", await server.Client.GetStringAsync("/env?name=DROPPED"));
+        File.WriteAllText(config, "workers: 1\nwsgi_app: \"@echo\"\nraw_env: [\"MARK=two\"]\n");
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync("Reload complete: generation 2 serving", Deadline);
+        Assert.Equal("two", await server.Client.GetStringAsync("/env?name=MARK"));
+        Assert.Equal("", await server.Client.GetStringAsync("/env?name=DROPPED"));
+    }
+
+    [Fact]
+    public async Task WhenTheServingCodeBreaksOnDisk_TheGenerationKeepsServing_SaysItIsShort_AndRecoversOnceFixed()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-broken-disk-").FullName;
+        var module = Path.Combine(dir, "versioned.py");
+        WriteApp(module, "v1");
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", "/usr/bin/python3", "--chdir", dir, "-w", "2", "versioned:app"], dir);
+        var load = ContinuousLoad.Start(server.Client, "/");
+        File.WriteAllText(module, "this is not python\n");
+        var from = server.LineCount;
+        Signals.Send(server.WorkerPids().First(), Signals.KILL);
+        await server.WaitForLogAsync(@"Short of workers: generation 1 has 1 of 2 ready; a replacement worker \(pid:\d+\) exited with code 4", Deadline, from);
+        var status = await Binary.RunAsync(["ctl", "status"], server.WorkingDirectory);
+        Assert.Contains("Short of workers: generation 1 has 1 of 2 ready", status.Stdout);
+        Assert.Equal("v1", await server.Client.GetStringAsync("/"));
+
+        WriteApp(module, "v1");
+        await Eventually.True(async () => (await Binary.RunAsync(["ctl", "status"], server.WorkingDirectory)).Stdout.Contains("2 of 2 workers ready"),
+            Deadline, "the pool to recover once the code loads again");
+        Assert.Empty(await load.StopAsync());
+    }
+
+    [Fact]
     public async Task ReloadSetting_PicksUpEditedPythonCode_AndExtraFiles()
     {
         var dir = Directory.CreateTempSubdirectory("gunicorn-net-devreload-").FullName;
