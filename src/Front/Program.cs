@@ -1,17 +1,10 @@
-using Gunicorn.Backend.Contract;
 using Gunicorn.Backend.Platform;
-using Gunicorn.Backend.Workers;
 using Gunicorn.Front.Cli;
+using Gunicorn.Shared.Platform;
 
 // Before anything starts the runtime's signal handling (see the method's comment).
 Posix.UnignoreTerminationSignals();
+InlineSocketCompletions.EnableForMaster(); // before the first socket (see the class comment)
 
-if (!WorkerContract.IsWorkerProcess)
-{
-    InlineSocketCompletions.EnableForMaster(); // before the first socket (see the class comment)
-}
-
-// One binary, two roles: the master (front tier + arbiter), or a worker it spawned (WorkerContract).
-return WorkerContract.IsWorkerProcess
-    ? await WorkerMain.RunAsync()
-    : await GunicornCommand.RunAsync(args);
+// The master: front tier + arbiter. Workers are the gunicorn-net-worker executable beside this one (WorkerContract).
+return await GunicornCommand.RunAsync(args);

@@ -6,8 +6,11 @@ from wsgiref.validate import validator
 
 
 def _echo(environ, start_response):
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length)
+    # A chunked body has no CONTENT_LENGTH (wsgi.input_terminated): read to its end, as gunicorn's apps do.
+    # (wsgiref.validate insists on read(size), so the rest is read in blocks.)
+    length = environ.get("CONTENT_LENGTH")
+    stream = environ["wsgi.input"]
+    body = stream.read(int(length)) if length else b"".join(iter(lambda: stream.read(65536), b""))
     summary = {
         "method": environ["REQUEST_METHOD"],
         "path": environ["PATH_INFO"],

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 
 namespace Gunicorn.Backend.Arbiter;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 
 namespace Gunicorn.Backend.Arbiter;
 
@@ -115,9 +116,18 @@ public sealed partial class Arbiter
             _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the configuration is invalid (see the error log)";
             return;
         }
-        SystemdNotify.Reloading();
         var number = Math.Max(_serving.Number, _workers.Select(w => w.Generation.Number).DefaultIfEmpty(0).Max()) + 1;
-        _pending = new WorkerGeneration(number, config);
+        try
+        {
+            _pending = WorkerGeneration.Create(number, config);
+        }
+        catch (Python.PythonUnavailableException e)
+        {
+            ErrorLog.Error($"Reload failed: App failed to load: {e.Message} The current workers keep serving.");
+            _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {e.Message}";
+            return;
+        }
+        SystemdNotify.Reloading();
         _pendingSince = Stopwatch.GetTimestamp();
         _pending.Hooks.Run("on_reload", config.Hooks.OnReload);
         ErrorLog.Info($"Reloading: starting {_pending} with {_pending.TargetWorkers} workers");

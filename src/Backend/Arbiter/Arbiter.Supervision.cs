@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using Gunicorn.Backend.Contract;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Contract;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 using Gunicorn.Settings.Records;
 
 namespace Gunicorn.Backend.Arbiter;
@@ -173,9 +174,9 @@ public sealed partial class Arbiter
             generation.Number,
             age,
             Path.Combine(_runtimeDirectory, $"g{generation.Number}-w{age}.sock"),
-            config.App.Target ?? Gunicorn.Backend.Workers.BuiltinApps.Hello,
+            config.App.Target ?? WorkerContract.HelloApp,
             config.App.Chdir,
-            config.App.Python,
+            generation.Python,
             config.App.PythonPath,
             pool.WorkerClass,
             pool.ConcurrencyPerWorker,
@@ -188,7 +189,8 @@ public sealed partial class Arbiter
             new WorkerHooks(config.Hooks.PostFork, config.Hooks.PreRequest, config.Hooks.PostRequest, config.Hooks.PostWorkerInit, config.Hooks.WorkerInt, config.Hooks.WorkerAbort,
                 config.Hooks.WorkerExit, config.Hooks.TimeoutSeconds),
             pool.MaxRequests > 0 ? pool.MaxRequests + jitter : 0,
-            WorkerIdentities.From(pool));
+            WorkerIdentities.From(pool),
+            config.Static.Sendfile);
         generation.Hooks.Run("pre_fork", config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
         var worker = _launcher.Spawn(info, generation);
         _workers.Add(worker);

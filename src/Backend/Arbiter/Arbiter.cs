@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Threading.Channels;
-using Gunicorn.Backend.Contract;
-using Gunicorn.Backend.Hooks;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Contract;
+using Gunicorn.Shared.Hooks;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 using Gunicorn.Settings.Records;
 
 namespace Gunicorn.Backend.Arbiter;
@@ -38,10 +39,11 @@ public sealed partial class Arbiter
     private string? _lastExit;
     private string? _lastReload;
 
+    /// <param name="first">The first generation (<see cref="WorkerGeneration.Create"/>).</param>
     /// <param name="reloadConfig">Re-reads the configuration for HUP; returns null (having logged why) when it is invalid.</param>
-    public Arbiter(GunicornConfig config, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory)
+    public Arbiter(WorkerGeneration first, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory)
     {
-        _serving = new WorkerGeneration(1, config);
+        _serving = first;
         _front = front;
         _reloadConfig = reloadConfig;
         _runtimeDirectory = runtimeDirectory;

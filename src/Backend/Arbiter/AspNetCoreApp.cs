@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Gunicorn.Backend.Contract;
+using Gunicorn.Shared.Contract;
 
 namespace Gunicorn.Backend.Arbiter;
 
@@ -13,14 +13,12 @@ public static class AspNetCoreApp
 {
     public const string HookAssembly = "Gunicorn.AspNetWorker.dll";
 
-    public static bool IsAspNetCoreApp(string app) => app.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
-
     public static ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv)
     {
         var app = Path.GetFullPath(info.App, info.Chdir);
         var start = new ProcessStartInfo(DotnetHost()) { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(app)! };
         start.ArgumentList.Add(app);
-        WorkerLauncher.ApplyRawEnv(start, rawEnv);
+        RawEnvironment.ApplyTo(start, rawEnv);
         start.Environment["ASPNETCORE_URLS"] = $"http://unix:{info.SocketPath}";
         start.Environment["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, HookAssembly);
         start.Environment["GUNICORN_NET_WORKER_PIPE"] = pipeHandle;
@@ -30,11 +28,23 @@ public static class AspNetCoreApp
         return start;
     }
 
-    /// <summary>The dotnet host this master runs on, else the one on PATH.</summary>
+    /// <summary>The dotnet host: DOTNET_ROOT's, the runtime's this master runs on (a JIT build), else the one on PATH.</summary>
     private static string DotnetHost()
     {
-        var root = Environment.GetEnvironmentVariable("DOTNET_ROOT") ?? Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(typeof(object).Assembly.Location)));
-        var candidate = root is null ? null : Path.Combine(root, "dotnet");
-        return candidate is not null && File.Exists(candidate) ? candidate : "dotnet";
+        var runtimeDirectory = System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory();
+        var roots = new[]
+        {
+            Environment.GetEnvironmentVariable("DOTNET_ROOT"),
+            // .../shared/Microsoft.NETCore.App/10.0.x/ -> ...; empty in a native (AOT) master.
+            string.IsNullOrEmpty(runtimeDirectory) ? null : Path.GetFullPath(Path.Combine(runtimeDirectory, "..", "..", "..")),
+        };
+        foreach (var root in roots)
+        {
+            if (root is not null && Path.Combine(root, "dotnet") is var candidate && File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        return "dotnet";
     }
 }

@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 using Microsoft.Extensions.FileSystemGlobbing;
 
 namespace Gunicorn.Backend.Arbiter;

@@ -22,9 +22,13 @@ public static class RawEnvironment
         }
     }
 
-    /// <summary>A child's environment: the master's own without the startup raw_env, then <paramref name="rawEnv"/>.</summary>
+    /// <summary>
+    /// A child's environment (worker or hook): the master's own without the startup raw_env and without the
+    /// master-only runtime switches, then <paramref name="rawEnv"/>.
+    /// </summary>
     public static void ApplyTo(ProcessStartInfo start, IReadOnlyList<string> rawEnv)
     {
+        Platform.InlineSocketCompletions.RemoveFrom(start);
         foreach (var (key, original) in Before)
         {
             if (original is null)

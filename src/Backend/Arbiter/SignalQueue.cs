@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 
 namespace Gunicorn.Backend.Arbiter;
 

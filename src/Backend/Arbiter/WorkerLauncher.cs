@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.IO.Pipes;
-using System.Reflection;
 using System.Threading.Channels;
-using Gunicorn.Backend.Contract;
+using Gunicorn.Shared.Contract;
 
 namespace Gunicorn.Backend.Arbiter;
 
@@ -14,17 +13,29 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
 {
     private static readonly Lock SpawnGate = new();
 
+    /// <summary>gunicorn-net-worker, installed beside gunicorn-net.</summary>
+    public static string WorkerExecutable => Path.Combine(AppContext.BaseDirectory, WorkerContract.WorkerExecutable);
+
     /// <summary>Starts a worker of <paramref name="generation"/>, with that generation's raw_env.</summary>
     public WorkerHandle Spawn(WorkerStartInfo info, WorkerGeneration generation)
     {
         var pipe = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
         var rawEnv = generation.Config.Pool.RawEnv;
-        var start = StartInfo(info, pipe.GetClientHandleAsString(), rawEnv);
+        var start = WorkerContract.IsAspNetCoreApp(info.App)
+            ? AspNetCoreApp.StartInfo(info, pipe.GetClientHandleAsString(), rawEnv)
+            : OwnWorkerStartInfo(info, pipe.GetClientHandleAsString(), rawEnv);
         Process process;
         lock (SpawnGate)
         {
-            process = Process.Start(start)
-                ?? throw new InvalidOperationException("Process.Start returned no process.");
+            try
+            {
+                process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned no process.");
+            }
+            catch
+            {
+                pipe.Dispose();
+                throw;
+            }
             // Close our copy of the write end at once, or EOF never comes when the worker dies.
             pipe.DisposeLocalCopyOfClientHandle();
         }
@@ -33,40 +44,16 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
         return worker;
     }
 
-    private static ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv) =>
-        AspNetCoreApp.IsAspNetCoreApp(info.App) ? AspNetCoreApp.StartInfo(info, pipeHandle, rawEnv) : OwnWorkerStartInfo(info, pipeHandle, rawEnv);
-
     private static ProcessStartInfo OwnWorkerStartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv)
     {
-        var (fileName, leadingArgs) = CurrentExecutable();
-        var start = new ProcessStartInfo(fileName) { UseShellExecute = false };
-        foreach (var arg in leadingArgs)
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = new ProcessStartInfo(WorkerExecutable) { UseShellExecute = false };
         // The title as an argument reserves argv space for ProcessTitle to overwrite, and reads well in ps meanwhile.
         start.ArgumentList.Add(info.Title);
-        ApplyRawEnv(start, rawEnv);
+        RawEnvironment.ApplyTo(start, rawEnv);
         start.Environment[WorkerContract.StartInfoVariable] = WorkerContract.Serialize(info);
         start.Environment.Remove(Platform.SystemdNotify.SocketVariable); // only the master talks to systemd
         start.Environment[WorkerContract.PipeVariable] = pipeHandle;
         return start;
-    }
-
-    /// <summary>raw_env for one child: applied per spawn so that a reload's new values reach the new workers.</summary>
-    internal static void ApplyRawEnv(ProcessStartInfo start, IReadOnlyList<string> rawEnv)
-    {
-        Platform.InlineSocketCompletions.RemoveFrom(start);
-        RawEnvironment.ApplyTo(start, rawEnv);
-    }
-
-    /// <summary>The apphost, or <c>dotnet gunicorn-net.dll</c> when the master was started that way.</summary>
-    private static (string FileName, string[] LeadingArgs) CurrentExecutable()
-    {
-        var path = Environment.ProcessPath ?? throw new InvalidOperationException("The process path is unknown.");
-        return Path.GetFileNameWithoutExtension(path) == "dotnet"
-            ? (path, [Assembly.GetEntryAssembly()!.Location])
-            : (path, []);
     }
 
     private async Task ReadPipeAsync(WorkerHandle worker, AnonymousPipeServerStream pipe)

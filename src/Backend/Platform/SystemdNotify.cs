@@ -36,7 +36,7 @@ public static class SystemdNotify
         }
         catch (SocketException e)
         {
-            Logging.ErrorLog.Warning($"sd_notify to {path} failed ({e.Message}); systemd may not see this state: {state.Split('\n')[0]}");
+            Gunicorn.Shared.Logging.ErrorLog.Warning($"sd_notify to {path} failed ({e.Message}); systemd may not see this state: {state.Split('\n')[0]}");
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 
 namespace Gunicorn.Front.AccessLog;
 

@@ -23,9 +23,9 @@ public static class RequestBuffer
         {
             return (null, null);
         }
-        if (Gunicorn.Backend.Logging.ErrorLog.DebugEnabled)
+        if (Gunicorn.Shared.Logging.ErrorLog.DebugEnabled)
         {
-            Gunicorn.Backend.Logging.ErrorLog.Debug($"Buffering the request body of {request.Method} {request.Path} before choosing a worker");
+            Gunicorn.Shared.Logging.ErrorLog.Debug($"Buffering the request body of {request.Method} {request.Path} before choosing a worker");
         }
         var buffer = new SpillingBuffer(limits.RequestBufferSize);
         var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(SpillingBuffer.ChunkSize);

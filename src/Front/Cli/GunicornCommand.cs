@@ -1,5 +1,5 @@
 using System.Reflection;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Front.Hosting;
 using Gunicorn.Settings;
 using Gunicorn.Settings.Output;

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Gunicorn.Backend.Arbiter;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 
 namespace Gunicorn.Front.Control;
 

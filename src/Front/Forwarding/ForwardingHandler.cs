@@ -72,9 +72,9 @@ public sealed class ForwardingHandler(
         finally
         {
             context.Response.Body = responseBuffer.Client;
-            if (Gunicorn.Backend.Logging.ErrorLog.DebugEnabled)
+            if (Gunicorn.Shared.Logging.ErrorLog.DebugEnabled)
             {
-                Gunicorn.Backend.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
+                Gunicorn.Shared.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
             }
             await responseBuffer.DisposeAsyncAfter(async () =>
             {
@@ -84,7 +84,7 @@ public sealed class ForwardingHandler(
                 }
                 catch (TimeoutException)
                 {
-                    Gunicorn.Backend.Logging.ErrorLog.Info(
+                    Gunicorn.Shared.Logging.ErrorLog.Info(
                         $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
                     context.Abort();
                 }

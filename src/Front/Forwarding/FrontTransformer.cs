@@ -1,4 +1,4 @@
-using Gunicorn.Backend.Contract;
+using Gunicorn.Shared.Contract;
 using Gunicorn.Settings.Records;
 using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 using Gunicorn.Front.Listeners;
 
 namespace Gunicorn.Front.Hosting;

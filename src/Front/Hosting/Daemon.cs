@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 
 namespace Gunicorn.Front.Hosting;
 

@@ -1,4 +1,3 @@
-using Gunicorn.Backend.Workers;
 using Gunicorn.Front.AccessLog;
 using Gunicorn.Front.Forwarding;
 using Gunicorn.Front.Limits;
@@ -35,7 +34,7 @@ public sealed class FrontGeneration : IAsyncDisposable
             foreach (var listener in listeners)
             {
                 // Kestrel closes the descriptor it is given when this generation stops; the master keeps its own.
-                var copy = Gunicorn.Backend.Platform.Posix.DupCloseOnExec(listener.Fd);
+                var copy = Gunicorn.Shared.Platform.Posix.DupCloseOnExec(listener.Fd);
                 kestrel.ListenHandle((ulong)copy, listen =>
                 {
                     listen.Use(next => async connection =>

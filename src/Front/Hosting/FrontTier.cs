@@ -1,5 +1,5 @@
 using Gunicorn.Backend.Arbiter;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Front.Listeners;
 using Gunicorn.Settings.Records;
 

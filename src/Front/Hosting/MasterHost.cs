@@ -1,7 +1,9 @@
 using Gunicorn.Backend.Arbiter;
-using Gunicorn.Backend.Hooks;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Contract;
+using Gunicorn.Shared.Hooks;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 using Gunicorn.Front.Cli;
 using Gunicorn.Settings.Records;
 
@@ -31,7 +33,7 @@ public static class MasterHost
         ErrorLog.Configure(config.Logging.LogLevel, config.Logging.ErrorLog);
         Posix.Umask((uint)config.Pool.Umask);
         RawEnvironment.ApplyToMaster(config.Pool.RawEnv);
-        var hooks = new HookRunner(config.Hooks.TimeoutSeconds, config.Pool.RawEnv);
+        var hooks = new HookRunner(config.Hooks.TimeoutSeconds, start => RawEnvironment.ApplyTo(start, config.Pool.RawEnv));
         if (!hooks.Run("on_starting", config.Hooks.OnStarting))
         {
             ErrorLog.Error("Shutting down: the on_starting hook failed (see above).");
@@ -39,6 +41,18 @@ public static class MasterHost
         }
 
         ErrorLog.Info($"Starting gunicorn-net {GunicornCommand.Version}");
+        WorkerGeneration first;
+        try
+        {
+            first = WorkerGeneration.Create(1, config);
+        }
+        catch (Gunicorn.Backend.Python.PythonUnavailableException e)
+        {
+            // gunicorn's APP_LOAD_ERROR: nothing is bound and no worker starts.
+            ErrorLog.Error($"App failed to load: {e.Message}");
+            ErrorLog.Info($"Shutting down: Master (exit code {WorkerContract.AppLoadError})");
+            return WorkerContract.AppLoadError;
+        }
         await using var front = new FrontTier(config);
         IReadOnlyList<string> addresses;
         try
@@ -68,7 +82,7 @@ public static class MasterHost
         using var runtime = RuntimeDirectory.Create(config.Pool.WorkerTmpDir, WorkerIdentities.From(config.Pool));
         using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
         var upgrade = new BinaryUpgrade(front, pidFile);
-        var arbiter = new Arbiter(config, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs, StartNewMaster = upgrade.Start };
+        var arbiter = new Arbiter(first, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs, StartNewMaster = upgrade.Start };
         ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName()}]");
         await using var control = OpenControlSocket(config.Process.ControlSocket, arbiter);
         var exitCode = await arbiter.RunAsync();

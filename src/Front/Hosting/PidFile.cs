@@ -1,4 +1,4 @@
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 
 namespace Gunicorn.Front.Hosting;
 

@@ -1,5 +1,6 @@
-using Gunicorn.Backend.Contract;
+using Gunicorn.Shared.Contract;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 
 namespace Gunicorn.Front.Hosting;
 

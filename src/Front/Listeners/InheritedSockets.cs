@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 
 namespace Gunicorn.Front.Listeners;
 

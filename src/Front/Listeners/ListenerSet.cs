@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 using Gunicorn.Settings.Types;
 
 namespace Gunicorn.Front.Listeners;

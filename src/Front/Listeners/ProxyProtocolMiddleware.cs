@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using Gunicorn.Backend.Logging;
+using Gunicorn.Shared.Logging;
 using Gunicorn.Front.Forwarding;
 using Microsoft.AspNetCore.Connections;
 

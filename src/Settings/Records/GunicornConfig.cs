@@ -1,3 +1,4 @@
+using Gunicorn.Shared.Contract;
 using Gunicorn.Settings.Types;
 
 namespace Gunicorn.Settings.Records;
@@ -89,21 +90,21 @@ public sealed record LoggingConfig(string? AccessLog, string AccessLogFormat, st
 public sealed record ProcessConfig(string? ProcName, string? PidFile, bool Daemon, string ControlSocket);
 
 public sealed record HooksConfig(
-    HookSpec? OnStarting,
-    HookSpec? OnReload,
-    HookSpec? WhenReady,
-    HookSpec? PreFork,
-    HookSpec? PostFork,
-    HookSpec? PostWorkerInit,
-    HookSpec? WorkerInt,
-    HookSpec? WorkerAbort,
-    HookSpec? PreExec,
-    HookSpec? PreRequest,
-    HookSpec? PostRequest,
-    HookSpec? ChildExit,
-    HookSpec? WorkerExit,
-    HookSpec? NWorkersChanged,
-    HookSpec? OnExit,
+    HookCommand? OnStarting,
+    HookCommand? OnReload,
+    HookCommand? WhenReady,
+    HookCommand? PreFork,
+    HookCommand? PostFork,
+    HookCommand? PostWorkerInit,
+    HookCommand? WorkerInt,
+    HookCommand? WorkerAbort,
+    HookCommand? PreExec,
+    HookCommand? PreRequest,
+    HookCommand? PostRequest,
+    HookCommand? ChildExit,
+    HookCommand? WorkerExit,
+    HookCommand? NWorkersChanged,
+    HookCommand? OnExit,
     double TimeoutSeconds);
 
 /// <summary>What the front trusts from peers and what it passes on.</summary>

@@ -2,13 +2,14 @@ using Gunicorn.Settings.Platform;
 using Gunicorn.Settings.Registry;
 using Gunicorn.Settings.Sections;
 using Gunicorn.Settings.Types;
+using Gunicorn.Shared.Contract;
 
 namespace Gunicorn.Settings;
 
 /// <summary>Rules that involve more than one setting. Each either reports an error or makes a change it announces.</summary>
 internal static class CrossRules
 {
-    private static readonly Setting<HookSpec?>[] MasterOnlyHooks =
+    private static readonly Setting<HookCommand?>[] MasterOnlyHooks =
     [
         ServerHookSettings.OnStarting, ServerHookSettings.OnReload, ServerHookSettings.WhenReady, ServerHookSettings.PreFork,
         ServerHookSettings.PreExec, ServerHookSettings.ChildExit, ServerHookSettings.NWorkersChanged, ServerHookSettings.OnExit,

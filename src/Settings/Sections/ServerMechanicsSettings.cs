@@ -25,7 +25,7 @@ public static class ServerMechanicsSettings
         FlagValue = "false",
         Type = Scalars.Bool,
         Default = true,
-        Doc = "Use the zero-copy path for static files where the front tier has one. `--no-sendfile` turns it off.",
+        Doc = "Use sendfile(2): for static files where the front tier has a zero-copy path, and for a `wsgi.file_wrapper` over a real file in WSGI workers. `--no-sendfile` turns it off (a read loop instead).",
     };
 
     public static readonly Setting<string> Chdir = new()

@@ -1,4 +1,5 @@
 using Gunicorn.Backend.Platform;
+using Gunicorn.Shared.Platform;
 
 namespace Gunicorn.Tests.Infrastructure;
 
