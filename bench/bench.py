@@ -11,9 +11,10 @@ import os
 import tempfile
 import time
 
-from measure import measure, reload_under_load
+from measure import measure, reload_switch_seconds, reload_under_load
 from report import write_report
-from setups import ASPNET_APP, QUIET_ASPNET, ROOT, BareKestrel, NginxGunicorn, NginxStatic, Ours, OursStatic
+from setups import (ASPNET_APP, JIT_BINARY, QUIET_ASPNET, ROOT, BareKestrel, NginxGunicorn, NginxStatic, Ours,
+                    OursStatic)
 
 WORKERS = 5
 
@@ -40,6 +41,9 @@ def scenarios(root):
          lambda: Ours("flask_hello:app", WORKERS), lambda: NginxGunicorn("flask_hello:app", WORKERS)),
         ("aspnet-hello", "req/s >= 0.5x bare Kestrel",
          lambda: Ours(ASPNET_APP, 2, env=QUIET_ASPNET), lambda: BareKestrel()),
+        # Not against nginx + gunicorn: the native master against the same master as a JIT build (native workers).
+        ("flask-master-jit", "native master req/s >= 1.0x the JIT master",
+         lambda: Ours("flask_hello:app", WORKERS), lambda: Ours("flask_hello:app", WORKERS, binary=JIT_BINARY)),
     ]
 
 
@@ -74,7 +78,20 @@ def run(rounds, seconds, warmup, only):
             finally:
                 setup.stop()
             print("reload        %-15s %s" % (setup.name, reloads[setup.name]), flush=True)
-    return {"scenarios": results, "reloads": reloads, "load_before": load_before, "load_after": os.getloadavg(),
+    switches = {}
+    if not only or "reload-switch" in only:
+        stamp_file = os.path.join(tempfile.mkdtemp(prefix="gunicorn-net-bench-stamp-"), "stamp")
+        for factory in (lambda: Ours("stamp:app", WORKERS, env={"BENCH_STAMP": stamp_file}),
+                        lambda: NginxGunicorn("stamp:app", WORKERS, env={"BENCH_STAMP": stamp_file})):
+            with open(stamp_file, "wb") as f:
+                f.write(b"v0")
+            setup = factory()
+            try:
+                switches[setup.name] = reload_switch_seconds(setup, stamp_file)
+            finally:
+                setup.stop()
+            print("reload-switch %-15s %s" % (setup.name, switches[setup.name]), flush=True)
+    return {"scenarios": results, "reloads": reloads, "switches": switches, "load_before": load_before, "load_after": os.getloadavg(),
             "rounds": rounds, "seconds": seconds, "warmup": warmup, "workers": WORKERS, "date": time.strftime("%Y-%m-%d")}
 
 

@@ -97,12 +97,17 @@ def wrk(url, seconds, connections=32):
             "mib_per_s": mib_per_s, "errors": errors}
 
 
-def measure(setup, seconds, warmup):
-    """Startup, then a warm-up, then one measured wrk run with the CPU time of the server's process tree.
+COLD_SECONDS = 3
 
-    The warm-up matters for .NET: its tiered JIT recompiles hot code with profile data during the first seconds
-    under load (a 2 s warm-up measured gunicorn-net at about 60% of its steady state)."""
+
+def measure(setup, seconds, warmup):
+    """Startup, then the first seconds of load (cold), a warm-up, and one measured wrk run with the CPU time of the
+    server's process tree (steady state).
+
+    The cold figure shows a warm-up cliff: a JIT recompiles hot code with profile data during the first seconds under
+    load, so every restart, reload and recycle would pay a slow period that the steady figure hides."""
     startup = wait_for_200(setup.url)
+    cold = wrk(setup.url, COLD_SECONDS)
     wrk(setup.url, warmup)
     pids = setup.pids()
     before = cpu_seconds(pids)
@@ -113,7 +118,12 @@ def measure(setup, seconds, warmup):
     if setup.front_pids():
         result["front_cpu_us_per_request"] = (cpu_seconds(setup.front_pids()) - front_before) * 1e6 / requests
     result["rss_kib"], result["pss_kib"] = memory_kib(setup.pids())
+    if hasattr(setup, "master_pids"):
+        result["master_pss_kib"] = memory_kib(setup.master_pids())[1]
+        workers = setup.worker_pids()
+        result["worker_pss_kib"] = memory_kib(workers)[1] / max(len(workers), 1)
     result["startup_s"] = startup
+    result["cold_rps"] = cold["rps"]
     return result
 
 
@@ -126,3 +136,32 @@ def reload_under_load(setup, reloads=5):
         setup.reload()
     requests, failed = parse_wrk(load.communicate()[0])
     return {"requests": requests, "failed": failed}
+
+
+def reload_switch_seconds(setup, stamp_file, reloads=3):
+    """Seconds from the reload signal to the first response from new code, under load, for each of `reloads` HUPs.
+
+    The app answers with the stamp file's contents as read at import, so a new answer means a new worker serves."""
+    wait_for_200(setup.url)
+    load = subprocess.Popen(["wrk", "-t2", "-c16", "-d%ds" % (reloads * 6 + 2), setup.url],
+                            stdout=subprocess.PIPE, text=True)
+    times = []
+    for n in range(reloads):
+        time.sleep(2)
+        stamp = ("v%d" % (n + 1)).encode()
+        with open(stamp_file, "wb") as f:
+            f.write(stamp)
+        start = time.time()
+        setup.reload()
+        while time.time() - start < 30:
+            try:
+                with urllib.request.urlopen(setup.url, timeout=5) as r:
+                    if r.read() == stamp:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.01)
+        times.append(time.time() - start)
+        time.sleep(2)  # the old generation retires before the next reload
+    requests, failed = parse_wrk(load.communicate()[0])
+    return {"switch_s": times, "requests": requests, "failed": failed}

@@ -2,7 +2,7 @@
 # Benchmarks against nginx, nginx + gunicorn and bare Kestrel (run on demand, not in CI): installs the references
 # from Debian, builds gunicorn-net and the sample ASP.NET Core app in Release, runs bench/bench.py and writes
 # docs/benchmarks.md with its charts. ROUNDS=3 SECONDS_PER_RUN=8 WARMUP_SECONDS=15 by default; ONLY=static-1k,wsgi-hello,reload runs
-# a subset and writes only bench/results/latest.json.
+# a subset (also flask-master-jit, reload-switch) and writes only bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -14,6 +14,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
-dotnet publish src/Front -c Release -o out/gunicorn-net --nologo -v quiet
+scripts/publish.sh out/gunicorn-net
+# The same master as a JIT build, with the native worker beside it (bench.py compares the two masters).
+dotnet publish src/Front -c Release -o out/gunicorn-net-jit --nologo -v quiet
+cp out/gunicorn-net/gunicorn-net-worker out/gunicorn-net-jit/gunicorn-net-worker
 dotnet publish samples/aspnet -c Release -o out/sample-aspnet --nologo -v quiet
 /usr/bin/python3 bench/bench.py

@@ -10,7 +10,10 @@ from measure import free_port, tree
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = os.path.join(ROOT, "bench", "apps")
+# The native executables (scripts/publish.sh), and the same master as a JIT build with the native worker beside it:
+# the master is long-lived, so whether dynamic PGO would pay for its JIT is measured, not assumed.
 BINARY = os.path.join(ROOT, "out", "gunicorn-net", "gunicorn-net")
+JIT_BINARY = os.path.join(ROOT, "out", "gunicorn-net-jit", "gunicorn-net")
 ASPNET_APP = os.path.join(ROOT, "out", "sample-aspnet", "SampleApp.dll")
 # Both ASP.NET setups log warnings only, like the other setups (no access log anywhere).
 QUIET_ASPNET = {"Logging__LogLevel__Default": "Warning", "ASPNETCORE_ENVIRONMENT": "Production"}
@@ -51,21 +54,29 @@ class Setup:
 class Ours(Setup):
     name = "gunicorn-net"
 
-    def __init__(self, app, workers, path="/", config="", env=None):
+    def __init__(self, app, workers, path="/", config="", env=None, binary=BINARY):
         super().__init__(path)
+        if binary != BINARY:
+            self.name = "gunicorn-net (JIT master)"
         # No access log unless the config asks: like the references (nginx access_log off, gunicorn none).
         config_file = os.path.join(self.tmp, "gunicorn.yaml")
         with open(config_file, "w") as f:
             f.write(config)
-        self.start([BINARY, "-c", config_file, "-w", str(workers), "-b", "127.0.0.1:%d" % self.port,
+        self.start([binary, "-c", config_file, "-w", str(workers), "-b", "127.0.0.1:%d" % self.port,
                     "--python", "/usr/bin/python3", "--chdir", APPS, "--log-level", "warning", app],
                    "error.log", env)
 
     def front_pids(self):
         return [self.processes[0].pid]  # the master: Kestrel + YARP front and the arbiter (idle under load)
 
+    def master_pids(self):
+        return [self.processes[0].pid]
+
     def reload(self):
         self.processes[0].send_signal(signal.SIGHUP)
+
+    def worker_pids(self):
+        return [p for p in tree(self.processes[0].pid) if p != self.processes[0].pid]
 
 
 NGINX_HTTP = """
@@ -98,19 +109,27 @@ class Nginx(Setup):
     def front_pids(self):
         return tree(self.nginx.pid)
 
+    def master_pids(self):
+        """nginx's processes and gunicorn's arbiter: what runs besides the workers."""
+        return tree(self.nginx.pid) + [p.pid for p in self.processes if p is not self.nginx]
+
     def reload(self):
         for proc in self.processes:
             proc.send_signal(signal.SIGHUP)  # gunicorn's HUP and nginx -s reload
+
+    def worker_pids(self):
+        gunicorn = [p for p in self.processes if p is not self.nginx]
+        return [w for g in gunicorn for w in tree(g.pid) if w != g.pid]
 
 
 class NginxGunicorn(Nginx):
     name = "nginx+gunicorn"
 
-    def __init__(self, app, workers, path="/"):
+    def __init__(self, app, workers, path="/", env=None):
         super().__init__(path)
         sock = os.path.join(self.tmp, "gunicorn.sock")
         self.start(["/usr/bin/gunicorn", "-w", str(workers), "-b", "unix:" + sock, "--chdir", APPS, app],
-                   "gunicorn.log")
+                   "gunicorn.log", env)
         self.start_nginx("upstream app { server unix:%s; keepalive 32; }" % sock,
                          'location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
                          ' proxy_set_header Host $host;'

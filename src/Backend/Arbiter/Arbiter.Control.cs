@@ -13,10 +13,10 @@ public sealed partial class Arbiter
             case "reload":
                 ErrorLog.Info("Reload requested over the control socket");
                 Reload();
-                return new { started = _pending is not null, generation = (_pending ?? _serving).Number, lastReload = _lastReload };
+                return new ReloadReply(_pending is not null, (_pending ?? _serving).Number, _lastReload);
             case "scale" when request.Argument is { } count and >= 0:
                 ChangeWorkerCount(count);
-                return new { workers = _serving.TargetWorkers };
+                return new ScaleReply(_serving.TargetWorkers);
             default:
                 return Status();
         }

@@ -22,3 +22,9 @@ public sealed record WorkerStatus(
 
 /// <summary>A control command, answered on the arbiter loop.</summary>
 public sealed record ControlRequest(string Command, int? Argument, TaskCompletionSource<object> Reply) : ArbiterEvent;
+
+/// <summary>The answer to <c>ctl reload</c>: whether a new generation started, which, and how the last reload ended.</summary>
+public sealed record ReloadReply(bool Started, int Generation, string? LastReload);
+
+/// <summary>The answer to <c>ctl scale</c>: the worker count now wanted.</summary>
+public sealed record ScaleReply(int Workers);

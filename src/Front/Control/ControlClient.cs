@@ -67,7 +67,7 @@ public static class ControlClient
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
         await using var stream = new NetworkStream(socket);
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command, ControlServer.Json) + "\n"));
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(command, ControlJson.Default.ControlCommand) + "\n"));
         using var reader = new StreamReader(stream);
         return (await reader.ReadLineAsync()) + "\n";
     }
@@ -78,7 +78,7 @@ public static class ControlClient
         {
             return reply;
         }
-        var status = JsonSerializer.Deserialize<ArbiterStatus>(reply, ControlServer.Json)!;
+        var status = JsonSerializer.Deserialize(reply, ControlJson.Default.ArbiterStatus)!;
         var text = new StringBuilder();
         if (command == "status")
         {

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Threading.Channels;
 using Gunicorn.Backend.Arbiter;
 using Gunicorn.Shared.Logging;
@@ -13,8 +14,6 @@ namespace Gunicorn.Front.Control;
 /// </summary>
 public sealed class ControlServer : IAsyncDisposable
 {
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     private readonly Socket _listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
     private readonly CancellationTokenSource _stop = new();
     private readonly string _path;
@@ -55,11 +54,11 @@ public sealed class ControlServer : IAsyncDisposable
             try
             {
                 var line = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
-                var request = JsonSerializer.Deserialize<ControlCommand>(line ?? "{}", Json) ?? new ControlCommand("status", null);
+                var request = JsonSerializer.Deserialize(line ?? "{}", ControlJson.Default.ControlCommand) ?? new ControlCommand("status", null);
                 var reply = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
                 await arbiter.WriteAsync(new ControlRequest(request.Command, request.Argument, reply));
                 var answer = await reply.Task.WaitAsync(TimeSpan.FromSeconds(10));
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(answer, answer.GetType(), Json) + "\n"));
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(answer, answer.GetType(), ControlJson.Default) + "\n"));
             }
             catch (Exception e) when (e is IOException or JsonException or TimeoutException)
             {
@@ -80,3 +79,11 @@ public sealed class ControlServer : IAsyncDisposable
 
 /// <summary>A control request: status, workers, reload, or scale with a worker count.</summary>
 public sealed record ControlCommand(string Command, int? Argument);
+
+/// <summary>The control protocol's JSON (camelCase), source-generated: no reflection in a native build.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(ControlCommand))]
+[JsonSerializable(typeof(ArbiterStatus))]
+[JsonSerializable(typeof(ReloadReply))]
+[JsonSerializable(typeof(ScaleReply))]
+public sealed partial class ControlJson : JsonSerializerContext;

@@ -92,8 +92,12 @@ public sealed class ForwardingHandler(
         }
     }
 
-    /// <summary>How one attempt ended, for the retry policy.</summary>
-    private enum Attempt { Done, ConnectFailed, Unanswered }
+    /// <summary>How one attempt ended, for the retry policy. (A class, not an enum: Polly's handling of enum results
+    /// needs runtime code generation, which a native build does not have.)</summary>
+    private sealed class Attempt
+    {
+        public static readonly Attempt Done = new(), ConnectFailed = new(), Unanswered = new();
+    }
 
     private static readonly ResiliencePropertyKey<HttpContext> HttpContextKey = new("gunicorn-net.http-context");
     private static readonly ResiliencePropertyKey<WorkerDispatcher.Slot?> PreviousWorkerKey = new("gunicorn-net.previous-worker");
@@ -109,12 +113,10 @@ public sealed class ForwardingHandler(
             MaxRetryAttempts = MaxConnectAttempts - 1,
             Delay = TimeSpan.Zero,
             BackoffType = DelayBackoffType.Constant,
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result switch
-            {
-                Attempt.ConnectFailed => true,
-                Attempt.Unanswered => args.AttemptNumber == 0 && IsSafeToRepeat(args.Context.Properties.GetValue(HttpContextKey, null!)),
-                _ => false,
-            }),
+            ShouldHandle = args => ValueTask.FromResult(
+                args.Outcome.Result == Attempt.ConnectFailed
+                || (args.Outcome.Result == Attempt.Unanswered && args.AttemptNumber == 0
+                    && IsSafeToRepeat(args.Context.Properties.GetValue(HttpContextKey, null!)))),
             OnRetry = args =>
             {
                 // Undo what the forwarder recorded for the failed attempt.

@@ -30,7 +30,7 @@ public static class Daemon
         };
         if (Path.GetFileNameWithoutExtension(path) == "dotnet")
         {
-            start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gunicorn-net.dll"));
         }
         foreach (var arg in args)
         {

@@ -8,6 +8,22 @@ namespace Gunicorn.Settings.Registry;
 /// </summary>
 public abstract class SettingDefinition
 {
+    /// <summary>
+    /// Every setting in the order it was declared, as gunicorn's KNOWN_SETTINGS: each declaration adds itself when its
+    /// section class is initialized (see <see cref="SettingsRegistry"/>), so no reflection is needed to find them.
+    /// </summary>
+    internal static readonly List<SettingDefinition> Declared = [];
+
+    private static readonly Lock DeclaredGate = new();
+
+    protected SettingDefinition()
+    {
+        lock (DeclaredGate)
+        {
+            Declared.Add(this);
+        }
+    }
+
     /// <summary>The YAML key; the same as gunicorn's setting name.</summary>
     public required string Key { get; init; }
 

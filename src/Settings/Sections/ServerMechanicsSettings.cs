@@ -164,9 +164,13 @@ public static class ServerMechanicsSettings
         Meta = "PATH",
         Type = Scalars.Text,
         Default = "python3",
+        EnvDefault = "VIRTUAL_ENV",
+        // An activated virtualenv is where gunicorn would have been installed and run from.
+        DefaultFromEnvironment = env => env["VIRTUAL_ENV"] is { Length: > 0 } venv ? Path.Combine(venv, "bin", "python") : null,
         Doc = """
-            The Python interpreter whose shared libpython the WSGI workers embed (a virtualenv's python works).
-            gunicorn-net only: gunicorn runs inside its interpreter.
+            The Python interpreter whose shared libpython the WSGI workers embed, with its packages: a virtualenv's
+            `bin/python` works. Default `python3` on PATH, or `$VIRTUAL_ENV/bin/python` when VIRTUAL_ENV is set (an
+            activated virtualenv). gunicorn-net only: gunicorn runs inside its interpreter.
             """,
     };
 }

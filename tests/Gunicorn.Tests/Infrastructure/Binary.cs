@@ -2,10 +2,21 @@ using System.Diagnostics;
 
 namespace Gunicorn.Tests.Infrastructure;
 
-/// <summary>The real gunicorn-net apphost, built next to the tests, run to completion with a deadline.</summary>
+/// <summary>
+/// The real gunicorn-net: the published native executable when GUNICORN_NET_BINARY names it (test.sh does), else the
+/// build next to the tests. Run to completion with a deadline.
+/// </summary>
 public static class Binary
 {
-    public static readonly string Path = System.IO.Path.Combine(AppContext.BaseDirectory, "gunicorn-net");
+    public static readonly string Path = Environment.GetEnvironmentVariable("GUNICORN_NET_BINARY") is { Length: > 0 } published
+        ? published
+        : System.IO.Path.Combine(AppContext.BaseDirectory, "gunicorn-net");
+
+    /// <summary>The directory the binary sits in (with gunicorn-net-worker and the ASP.NET Core startup hook).</summary>
+    public static string Directory => System.IO.Path.GetDirectoryName(Path)!;
+
+    /// <summary>True for the published Native AOT executable; the build beside the tests is a JIT one (gunicorn-net.dll).</summary>
+    public static bool IsNative => !File.Exists(System.IO.Path.Combine(Directory, "gunicorn-net.dll"));
 
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 

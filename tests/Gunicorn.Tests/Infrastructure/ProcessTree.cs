@@ -57,4 +57,9 @@ public static class ProcessTree
 
     public static int Uid(int pid) =>
         int.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:")).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
+
+    /// <summary>Proportional set size: the process's own pages plus its share of pages it shares (/proc/PID/smaps_rollup).</summary>
+    public static double PssMiB(int pid) =>
+        long.Parse(File.ReadAllLines($"/proc/{pid}/smaps_rollup").First(l => l.StartsWith("Pss:"))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
 }

@@ -93,4 +93,17 @@ public class RegistryInvariantTests
         File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), yaml);
         return dir;
     }
+
+    [Fact]
+    public void EverySettingDeclaredInTheSections_IsInTheRegistry()
+    {
+        var declared = typeof(SettingsRegistry).Assembly.GetTypes()
+            .Where(t => t.Namespace == "Gunicorn.Settings.Sections")
+            .SelectMany(t => t.GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
+            .Where(f => typeof(SettingDefinition).IsAssignableFrom(f.FieldType))
+            .Select(f => ((SettingDefinition)f.GetValue(null)!).Key)
+            .ToList();
+        Assert.NotEmpty(declared);
+        Assert.Equal(declared.Order(), SettingsRegistry.All.Select(s => s.Key).Order());
+    }
 }
