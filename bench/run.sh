@@ -16,7 +16,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 scripts/publish.sh out/gunicorn-net
 # The same master as a JIT build, with the native worker beside it (bench.py compares the two masters).
-dotnet publish src/Front -c Release -o out/gunicorn-net-jit --nologo -v quiet
-cp out/gunicorn-net/gunicorn-net-worker out/gunicorn-net-jit/gunicorn-net-worker
+MASTER=jit scripts/publish.sh out/gunicorn-net-jit
 dotnet publish samples/aspnet -c Release -o out/sample-aspnet --nologo -v quiet
 /usr/bin/python3 bench/bench.py

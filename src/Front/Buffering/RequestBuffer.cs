@@ -33,6 +33,24 @@ public static class RequestBuffer
         {
             return await ReadAllAsync(context, limits, buffer, chunk);
         }
+        catch (BadHttpRequestException e)
+        {
+            // Bad framing (a chunk size that is not hex, a body past client_max_body_size): the client's fault.
+            await buffer.DisposeAsync();
+            return (null, e.StatusCode);
+        }
+        catch (IOException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel reports a chunk size too large for its parser as an IOException ("Bad chunk size data").
+            await buffer.DisposeAsync();
+            return (null, StatusCodes.Status400BadRequest);
+        }
+        catch
+        {
+            // The client went away: nothing is left behind (no spill file, no descriptor).
+            await buffer.DisposeAsync();
+            throw;
+        }
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(chunk);

@@ -17,9 +17,11 @@ public sealed class SpillingBuffer(long memoryLimit) : IAsyncDisposable
     {
         if (_file is null && _memory!.Length + data.Length > memoryLimit)
         {
-            // FileOptions.DeleteOnClose: the file is gone however the request ends.
-            _file = new FileStream(Path.Combine(Path.GetTempPath(), $"gunicorn-net-buffer-{Guid.NewGuid():N}"),
-                FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+            // Unlinked as soon as it is open: the data lives while the descriptor does, and nothing is left in the
+            // temporary directory however the request ends, even when the master is killed (SIGKILL, OOM).
+            var path = Path.Combine(Path.GetTempPath(), $"gunicorn-net-buffer-{Guid.NewGuid():N}");
+            _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+            File.Delete(path);
             _memory.Position = 0;
             await _memory.CopyToAsync(_file, cancellationToken);
             _memory = null;

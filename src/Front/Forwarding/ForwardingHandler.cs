@@ -1,5 +1,6 @@
 using System.Net;
 using Gunicorn.Front.Buffering;
+using Gunicorn.Front.Static;
 using Gunicorn.Settings.Records;
 using Polly;
 using Polly.Retry;
@@ -18,7 +19,8 @@ public sealed class ForwardingHandler(
     WorkerSockets sockets,
     WorkerDispatcher dispatcher,
     InFlightRequests inFlight,
-    GunicornConfig config)
+    GunicornConfig config,
+    InternalRedirects internalRedirects)
 {
     private const int MaxConnectAttempts = 3;
 
@@ -61,6 +63,7 @@ public sealed class ForwardingHandler(
         if (responseBuffer is null)
         {
             await ForwardAsync(context);
+            await ServeInternalRedirectAsync(context);
             return;
         }
         context.Features.Set(responseBuffer);
@@ -69,28 +72,43 @@ public sealed class ForwardingHandler(
         {
             await ForwardAsync(context);
         }
-        finally
+        catch
         {
             context.Response.Body = responseBuffer.Client;
-            if (Gunicorn.Shared.Logging.ErrorLog.DebugEnabled)
-            {
-                Gunicorn.Shared.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
-            }
-            await responseBuffer.DisposeAsyncAfter(async () =>
-            {
-                try
-                {
-                    await responseBuffer.SendBufferedAsync(context.RequestAborted);
-                }
-                catch (TimeoutException)
-                {
-                    Gunicorn.Shared.Logging.ErrorLog.Info(
-                        $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
-                    context.Abort();
-                }
-            });
+            await responseBuffer.DisposeAsync();
+            throw;
         }
+        context.Response.Body = responseBuffer.Client;
+        if (context.Features.Get<InternalRedirects.Redirect>() is not null)
+        {
+            await responseBuffer.DisposeAsync();
+            await ServeInternalRedirectAsync(context);
+            return;
+        }
+        if (Gunicorn.Shared.Logging.ErrorLog.DebugEnabled)
+        {
+            Gunicorn.Shared.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
+        }
+        await responseBuffer.DisposeAsyncAfter(async () =>
+        {
+            try
+            {
+                await responseBuffer.SendBufferedAsync(context.RequestAborted);
+            }
+            catch (TimeoutException)
+            {
+                Gunicorn.Shared.Logging.ErrorLog.Info(
+                    $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
+                context.Abort();
+            }
+        });
     }
+
+    /// <summary>The worker answered with X-Accel-Redirect or X-Sendfile: its slot is already free; the front sends the file.</summary>
+    private Task ServeInternalRedirectAsync(HttpContext context) =>
+        context.Features.Get<InternalRedirects.Redirect>() is { } redirect
+            ? internalRedirects.ServeAsync(context, redirect)
+            : Task.CompletedTask;
 
     /// <summary>How one attempt ended, for the retry policy. (A class, not an enum: Polly's handling of enum results
     /// needs runtime code generation, which a native build does not have.)</summary>

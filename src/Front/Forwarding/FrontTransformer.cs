@@ -59,6 +59,13 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse,
         CancellationToken cancellationToken)
     {
+        // X-Accel-Redirect / X-Sendfile: the worker names a file the front serves from a static mapping.
+        if (proxyResponse is not null && Static.InternalRedirects.From(proxyResponse) is { } redirect)
+        {
+            // Nothing of the worker's answer is copied: its body is discarded and the front serves the file.
+            httpContext.Features.Set(redirect);
+            return false;
+        }
         var result = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         httpContext.Response.Headers.Remove("Server");
         // nginx's switch for streaming responses (server-sent events): consumed here, not passed to the client.

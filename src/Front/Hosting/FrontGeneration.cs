@@ -17,6 +17,7 @@ namespace Gunicorn.Front.Hosting;
 public sealed class FrontGeneration : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly RetirableTransport _transport;
     private readonly AccessLogWriter? _accessLog;
     private readonly TaskCompletionSource _connectionsClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _connections;
@@ -57,7 +58,11 @@ public sealed class FrontGeneration : IAsyncDisposable
             }
         });
         builder.Services.AddHttpForwarder();
+        // Registered after Kestrel's own socket transport, so Kestrel binds with this one.
+        builder.Services.AddSingleton<RetirableTransport>();
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(sp => sp.GetRequiredService<RetirableTransport>());
         _app = builder.Build();
+        _transport = _app.Services.GetRequiredService<RetirableTransport>();
         if (config.Logging.AccessLog is { } accessLog)
         {
             _accessLog = new AccessLogWriter(accessLog);
@@ -78,9 +83,9 @@ public sealed class FrontGeneration : IAsyncDisposable
             return next(context);
         });
         _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
-        StaticFilesSetup.Use(_app, config.Static.Mappings);
+        var internalRedirects = StaticFilesSetup.Use(_app, config.Static.Mappings);
         var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), routing.Sockets,
-            routing.Dispatcher, routing.InFlight, config);
+            routing.Dispatcher, routing.InFlight, config, internalRedirects);
         _app.Run(forwarding.InvokeAsync);
     }
 
@@ -95,6 +100,8 @@ public sealed class FrontGeneration : IAsyncDisposable
     public async Task RetireAsync(TimeSpan patience)
     {
         _retiring = true;
+        // New connections go to the new generation from now on.
+        _transport.Retire();
         if (Volatile.Read(ref _connections) == 0)
         {
             return;

@@ -13,33 +13,50 @@ public static class StaticFilesSetup
 {
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
 
-    public static void Use(WebApplication app, IReadOnlyList<StaticMapping> mappings)
+    /// <summary>
+    /// Maps the public prefixes to their files and the internal ones to 404 (as nginx's <c>internal</c> locations
+    /// answer clients); returns what serves X-Accel-Redirect and X-Sendfile answers from any mapping.
+    /// </summary>
+    public static InternalRedirects Use(WebApplication app, IReadOnlyList<StaticMapping> mappings)
     {
         foreach (var mapping in mappings)
         {
-            var files = new ContainedFileProvider(mapping.Root);
             app.Map(mapping.UrlPrefix.TrimEnd('/'), branch =>
             {
-                if (mapping.Index is { } index)
+                if (mapping.Internal)
                 {
-                    branch.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, DefaultFileNames = [index] });
+                    branch.Run(NotFoundOrNotAllowed);
+                    return;
                 }
-                branch.Use((context, next) => PreferPrecompressed(context, next, files));
-                branch.UseStaticFiles(new StaticFileOptions
-                {
-                    FileProvider = files,
-                    ServeUnknownFileTypes = true,
-                    OnPrepareResponse = prepared => Prepare(prepared.Context, mapping),
-                });
-                branch.Run(context =>
-                {
-                    context.Response.StatusCode = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)
-                        ? StatusCodes.Status404NotFound
-                        : StatusCodes.Status405MethodNotAllowed;
-                    return Task.CompletedTask;
-                });
+                ServeFiles(branch, mapping);
             });
         }
+        return InternalRedirects.Create(app, mappings, ServeFiles);
+    }
+
+    private static void ServeFiles(IApplicationBuilder branch, StaticMapping mapping)
+    {
+        var files = new ContainedFileProvider(mapping.Root);
+        if (mapping.Index is { } index)
+        {
+            branch.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, DefaultFileNames = [index] });
+        }
+        branch.Use((context, next) => PreferPrecompressed(context, next, files));
+        branch.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = files,
+            ServeUnknownFileTypes = true,
+            OnPrepareResponse = prepared => Prepare(prepared.Context, mapping),
+        });
+        branch.Run(NotFoundOrNotAllowed);
+    }
+
+    private static Task NotFoundOrNotAllowed(HttpContext context)
+    {
+        context.Response.StatusCode = HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)
+            ? StatusCodes.Status404NotFound
+            : StatusCodes.Status405MethodNotAllowed;
+        return Task.CompletedTask;
     }
 
     private static void Prepare(HttpContext context, StaticMapping mapping)

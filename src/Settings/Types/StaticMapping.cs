@@ -8,11 +8,16 @@ namespace Gunicorn.Settings.Types;
 /// <param name="Root">The absolute directory the prefix maps to.</param>
 /// <param name="Index">The file served for a directory URL, or null for none.</param>
 /// <param name="CacheControl">The Cache-Control header sent with files, or null for none.</param>
-public sealed record StaticMapping(string UrlPrefix, string Root, string? Index = StaticMapping.DefaultIndex, string? CacheControl = null)
+/// <param name="Internal">
+/// nginx's <c>internal</c>: clients asking for the prefix get 404; only the app reaches its files, by answering with
+/// <c>X-Accel-Redirect: /prefix/file</c> (or <c>X-Sendfile: /root/file</c>), which the front then serves itself.
+/// </param>
+public sealed record StaticMapping(string UrlPrefix, string Root, string? Index = StaticMapping.DefaultIndex, string? CacheControl = null,
+    bool Internal = false)
 {
     public const string DefaultIndex = "index.html";
 
-    private static readonly string[] EntryKeys = ["root", "index", "cache_control"];
+    private static readonly string[] EntryKeys = ["root", "index", "cache_control", "internal"];
 
     public static readonly ValueType<IReadOnlyList<StaticMapping>> ListType = new(
         "mapping of URL prefixes to directories",
@@ -36,6 +41,7 @@ public sealed record StaticMapping(string UrlPrefix, string Root, string? Index 
                             ["root"] = new JsonObject { ["type"] = "string" },
                             ["index"] = new JsonObject { ["type"] = new JsonArray("string", "null") },
                             ["cache_control"] = new JsonObject { ["type"] = new JsonArray("string", "null") },
+                            ["internal"] = new JsonObject { ["type"] = "boolean" },
                         },
                     }),
             },
@@ -69,13 +75,13 @@ public sealed record StaticMapping(string UrlPrefix, string Root, string? Index 
         if (value is not MappingNode options)
         {
             throw new SettingValueException(
-                $"\"{prefix.Text}\": expected a directory or a mapping with root, index and cache_control, got {value.Describe()}.", value);
+                $"\"{prefix.Text}\": expected a directory or a mapping with root, index, cache_control and internal, got {value.Describe()}.", value);
         }
         var entries = options.Entries.ToDictionary(e => e.Key.Text, e => e.Value);
         foreach (var unknown in entries.Keys.Except(EntryKeys))
         {
             throw new SettingValueException(
-                $"\"{prefix.Text}\": unknown key \"{unknown}\"; expected root, index or cache_control.",
+                $"\"{prefix.Text}\": unknown key \"{unknown}\"; expected root, index, cache_control or internal.",
                 options.Entries.First(e => e.Key.Text == unknown).Key);
         }
         if (!entries.TryGetValue("root", out var root) || root is not ScalarNode { IsNull: false } rootScalar)
@@ -84,7 +90,20 @@ public sealed record StaticMapping(string UrlPrefix, string Root, string? Index 
         }
         return Create(prefix.Text, rootScalar.Text, rootScalar,
             entries.TryGetValue("index", out var index) ? OptionalText(index) : DefaultIndex,
-            entries.TryGetValue("cache_control", out var cache) ? OptionalText(cache) : null);
+            entries.TryGetValue("cache_control", out var cache) ? OptionalText(cache) : null)
+            with { Internal = entries.TryGetValue("internal", out var isInternal) && Flag(prefix, isInternal) };
+    }
+
+    private static bool Flag(ScalarNode prefix, ValueNode node)
+    {
+        try
+        {
+            return Scalars.Bool.Parse(node);
+        }
+        catch (SettingValueException e)
+        {
+            throw new SettingValueException($"\"{prefix.Text}\": internal: {e.Message}", node);
+        }
     }
 
     private static string? OptionalText(ValueNode node) => node is ScalarNode { IsNull: true } ? null : Expect.Scalar(node, "a string").Text;
@@ -110,5 +129,6 @@ public sealed record StaticMapping(string UrlPrefix, string Root, string? Index 
             KeyValuePair.Create("root", Yaml.Scalar(m.Root)),
             KeyValuePair.Create("index", Yaml.Scalar(m.Index)),
             KeyValuePair.Create("cache_control", Yaml.Scalar(m.CacheControl)),
+            KeyValuePair.Create("internal", Yaml.Bool(m.Internal)),
         ]))));
 }

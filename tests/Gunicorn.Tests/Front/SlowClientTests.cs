@@ -11,6 +11,50 @@ public class SlowClientTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     [Fact]
+    public async Task AbortedUploads_AndOversizedOnes_LeaveNoDescriptorAndNoTemporaryFileBehind()
+    {
+        // 64 KiB in memory, the rest spills to a temporary file: every upload below spills before it is abandoned.
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--client-max-body-size", "2m", "@echo"]);
+        await server.Client.GetStringAsync("/pid");
+        var descriptorsBefore = Directory.GetFiles($"/proc/{server.Pid}/fd").Length;
+        var part = new byte[200 * 1024];
+        for (var i = 0; i < 500; i++)
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+            var stream = client.GetStream();
+            // Half of them hang up mid-body; the other half announce a chunked body larger than client_max_body_size (413).
+            var head = i % 2 == 0
+                ? "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                : "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+            if (i % 2 == 0)
+            {
+                await stream.WriteAsync(part);
+                continue;
+            }
+            try
+            {
+                for (var chunk = 0; chunk < 12; chunk++)
+                {
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes($"{part.Length:x}\r\n"));
+                    await stream.WriteAsync(part);
+                    await stream.WriteAsync("\r\n"u8.ToArray());
+                }
+            }
+            catch (IOException)
+            {
+                // The front answered 413 and closed while the body was still coming.
+            }
+        }
+
+        await Eventually.True(() => Directory.GetFiles($"/proc/{server.Pid}/fd").Length <= descriptorsBefore + 4, Deadline,
+            "the master's descriptors to return to their count before the uploads");
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "gunicorn-net-buffer-*"));
+        Assert.Equal("200", (await server.Client.GetAsync("/pid")).StatusCode.ToString("D"));
+    }
+
+    [Fact]
     public async Task SlowUpload_DoesNotHoldTheOnlyWorker()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "1", "--log-level", "debug", "@echo"]);
