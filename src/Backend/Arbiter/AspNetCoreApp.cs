@@ -13,12 +13,18 @@ public static class AspNetCoreApp
 {
     public const string HookAssembly = "Gunicorn.AspNetWorker.dll";
 
-    public static ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv)
+    public static ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv, bool diagnostics)
     {
         var app = Path.GetFullPath(info.App, info.Chdir);
         var start = new ProcessStartInfo(DotnetHost()) { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(app)! };
         start.ArgumentList.Add(app);
         RawEnvironment.ApplyTo(start, rawEnv);
+        // The runtime's diagnostics endpoint is a socket per process in the temporary directory, never removed when
+        // a worker is killed (a timeout, an OOM kill): opened only when the operator asks (dotnet_diagnostics).
+        if (!diagnostics)
+        {
+            start.Environment["DOTNET_EnableDiagnostics"] = "0";
+        }
         start.Environment["ASPNETCORE_URLS"] = $"http://unix:{info.SocketPath}";
         start.Environment["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, HookAssembly);
         start.Environment["GUNICORN_NET_WORKER_PIPE"] = pipeHandle;

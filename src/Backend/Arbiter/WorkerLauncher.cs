@@ -22,7 +22,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
         var pipe = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
         var rawEnv = generation.Config.Pool.RawEnv;
         var start = WorkerContract.IsAspNetCoreApp(info.App)
-            ? AspNetCoreApp.StartInfo(info, pipe.GetClientHandleAsString(), rawEnv)
+            ? AspNetCoreApp.StartInfo(info, pipe.GetClientHandleAsString(), rawEnv, generation.Config.Pool.DotnetDiagnostics)
             : OwnWorkerStartInfo(info, pipe.GetClientHandleAsString(), rawEnv);
         Process process;
         lock (SpawnGate)

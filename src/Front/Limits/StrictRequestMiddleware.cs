@@ -5,8 +5,9 @@ namespace Gunicorn.Front.Limits;
 
 /// <summary>
 /// gunicorn's request rules that Kestrel does not enforce: per-line header size (431), Content-Length digits only,
-/// Transfer-Encoding exactly chunked (501 otherwise), no CONNECT (405), conventional methods, control characters
-/// in values, and header names with '_' per header_map. A refused request never reaches a worker.
+/// Transfer-Encoding exactly chunked (501 otherwise) and never in HTTP/1.0, one Content-Type at most, no CONNECT
+/// (405), conventional methods, control characters in values, and header names with '_' per header_map. A refused
+/// request never reaches a worker.
 /// </summary>
 public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig limits, string headerMap)
 {
@@ -65,8 +66,18 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
         {
             return (StatusCodes.Status400BadRequest, "Invalid Content-Length");
         }
+        if (request.Headers.ContentType.Count > 1)
+        {
+            // Two media types for one body: the app and the front could each believe a different one (gunicorn refuses).
+            return (StatusCodes.Status400BadRequest, "More than one Content-Type");
+        }
         if (request.Headers.TryGetValue("Transfer-Encoding", out var coding))
         {
+            // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing; gunicorn refuses it too.
+            if (HttpProtocol.IsHttp10(request.Protocol))
+            {
+                return (StatusCodes.Status400BadRequest, "Transfer-Encoding in an HTTP/1.0 request");
+            }
             if (!string.Equals(coding.ToString().Trim(), "chunked", StringComparison.OrdinalIgnoreCase))
             {
                 return (StatusCodes.Status501NotImplemented, $"Unsupported transfer coding: {coding}");

@@ -61,7 +61,8 @@ public static class ConfigBinder
             s.Get(ServerMechanicsSettings.Group),
             s.Get(ServerMechanicsSettings.InitGroups),
             s.Get(ServerMechanicsSettings.Umask),
-            s.Get(ServerMechanicsSettings.RawEnv)),
+            s.Get(ServerMechanicsSettings.RawEnv),
+            s.Get(DebuggingSettings.DotnetDiagnostics)),
         new AppConfig(
             s.Get(ConfigFileSettings.WsgiApp),
             s.Path(ServerMechanicsSettings.Chdir)!,

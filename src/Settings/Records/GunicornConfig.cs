@@ -64,7 +64,8 @@ public sealed record WorkerPoolConfig(
     string? Group,
     bool InitGroups,
     int Umask,
-    IReadOnlyList<string> RawEnv)
+    IReadOnlyList<string> RawEnv,
+    bool DotnetDiagnostics = false)
 {
     /// <summary>How many requests the front sends one worker at once.</summary>
     public int ConcurrencyPerWorker => WorkerClass switch

@@ -25,6 +25,17 @@ internal static class CrossRules
             settings = settings.With(WorkerProcessSettings.WorkerClass, WorkerClassType.GThread, origin);
         }
 
+        // async means "many requests at once per worker": only an app that awaits I/O can take them. A WSGI or built-in
+        // app serves one request per thread, so the front would queue requests inside the worker, beyond
+        // request_queue_size and its 503.
+        if (settings.Get(WorkerProcessSettings.WorkerClass) == WorkerClassType.Async
+            && !(settings.Get(ConfigFileSettings.WsgiApp) ?? "").EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(new SettingsError(settings[WorkerProcessSettings.WorkerClass].Origin, WorkerProcessSettings.WorkerClass.Key,
+                "async runs apps that await I/O (ASP.NET Core App.dll); this app serves one request per thread. " +
+                "Use gthread with threads: N for concurrency within a worker, or sync."));
+        }
+
         if (settings.Get(WorkerProcessSettings.MaxRequestsJitter) > 0 && settings.Get(WorkerProcessSettings.MaxRequests) == 0)
         {
             notices.Add("max_requests_jitter has no effect while max_requests is 0.");

@@ -41,4 +41,20 @@ public static class DebuggingSettings
             "it traces every executed Python line through sys.settrace; use `python3 -m trace` on the app, or dotnet-trace for the workers."),
         Doc = "gunicorn's line-by-line trace function.",
     };
+
+    public static readonly Setting<bool> DotnetDiagnostics = new()
+    {
+        Key = "dotnet_diagnostics",
+        Section = Section.Debugging,
+        Cli = ["--dotnet-diagnostics"],
+        Meta = "BOOL",
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = """
+            Let the .NET runtime of unmodified ASP.NET Core workers (`App.dll`) open its diagnostics endpoint, for
+            dotnet-counters, dotnet-trace and dotnet-dump. Off by default: each such process then makes a socket in
+            the temporary directory that stays behind when the worker is killed. gunicorn-net's own processes are
+            native and have none. gunicorn-net only.
+            """,
+    };
 }

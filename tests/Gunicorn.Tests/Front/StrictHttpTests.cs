@@ -42,6 +42,8 @@ public class StrictHttpTests(StrictHttpTests.Server fixture) : IClassFixture<Str
         { "DEL in a header value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\u007fb\r\n\r\n", 400 },
         { "lowercase method", "get / HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
         { "missing Host in HTTP/1.1", "GET / HTTP/1.1\r\n\r\n", 400 },
+        { "Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400 },
+        { "Content-Type twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400 },
     };
 
     [Theory]

@@ -1,0 +1,175 @@
+using System.Net;
+using System.Net.Sockets;
+using Gunicorn.Tests.Infrastructure;
+
+namespace Gunicorn.Tests.Backend;
+
+/// <summary>
+/// Faults injected on purpose, each bounded in time and on loopback: no crash, no acknowledged request lost, and
+/// recovery without an operator.
+/// </summary>
+public class FaultTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private const string DebianPython = "/usr/bin/python3";
+
+    [Fact]
+    public async Task MasterStoppedForFiveSeconds_KillsNoHealthyWorkerForAStaleHeartbeat()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "2", "--timeout", "2", "@echo"]);
+        var workers = server.WorkerPids().ToHashSet();
+
+        Signals.Send(server.Pid, Signals.STOP);
+        // The stop is the fault under test: the master must be frozen longer than timeout for it to mean anything.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Signals.Send(server.Pid, Signals.CONT);
+
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
+        }
+        Assert.DoesNotContain("WORKER TIMEOUT", server.Log);
+        Assert.Equal(workers, server.WorkerPids().ToHashSet());
+    }
+
+    [Fact]
+    public async Task MasterKilledWith9_EveryWorkerExitsWithinTwoSeconds_AndThePortIsFree()
+    {
+        var server = await GunicornServer.StartAsync(["-w", "3", "@echo"]);
+        var workers = server.WorkerPids();
+        var port = server.BaseAddress.Port;
+
+        Signals.Send(server.Pid, Signals.KILL);
+        await server.WaitForExitAsync(Deadline);
+
+        await Eventually.True(() => workers.All(pid => !ProcessTree.IsAlive(pid)), TimeSpan.FromSeconds(2), "every orphaned worker to exit");
+        await server.DisposeAsync();
+        await using var next = await GunicornServer.StartAsync(["-b", $"127.0.0.1:{port}", "-w", "1", "@echo"]);
+        Assert.Equal(HttpStatusCode.OK, (await next.Client.GetAsync("/pid")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task WorkerKilledMidResponse_TheClientSeesAnErrorOrABrokenResponse_NeverATruncatedOneAsComplete(bool responseBuffering)
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-midkill-").FullName;
+        await using var server = await GunicornServer.StartAsync(["--python", DebianPython, "--chdir", RepoPaths.Combine("tests", "apps"),
+            "-w", "1", "--response-buffering", responseBuffering ? "true" : "false", "streaming:app"], dir);
+        var worker = int.Parse(await server.Client.GetStringAsync("/pid"));
+        var busy = CpuTicks(worker);
+
+        var download = Task.Run(async () =>
+        {
+            using var response = await server.Client.GetAsync("/download?mib=4096", HttpCompletionOption.ResponseHeadersRead);
+            if (!response.IsSuccessStatusCode)
+            {
+                return $"status {(int)response.StatusCode}";
+            }
+            await (await response.Content.ReadAsStreamAsync()).CopyToAsync(Stream.Null);
+            return "complete";
+        });
+        // Kill it in the middle of its answer (4 GiB take many seconds): once it has spent 0.2 s of CPU on it.
+        await Eventually.True(() => CpuTicks(worker) - busy > 20, Deadline, "the worker to be mid-response");
+        Signals.Send(worker, Signals.KILL);
+
+        var outcome = await Record.ExceptionAsync(() => download) is { } failure ? failure.GetType().Name : await download;
+        Assert.True(outcome is "status 502" or nameof(HttpRequestException) or nameof(IOException),
+            $"the client saw \"{outcome}\" for a body the worker never finished");
+        await Eventually.True(() => server.WorkerPids().Any(pid => pid != worker), Deadline, "a replacement worker");
+        Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
+    }
+
+    /// <summary>CPU time a process has used so far, in clock ticks (utime + stime from /proc/PID/stat).</summary>
+    private static long CpuTicks(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11]) + long.Parse(fields[12]);
+    }
+
+    [Fact]
+    public async Task WorkersKilledWith9_ThenTheMaster_LeaveNothingInTheTemporaryDirectoryOnceTheNextMasterStarts()
+    {
+        var killed = new List<int>();
+        var server = await GunicornServer.StartAsync(["-w", "4", "@echo"]);
+        // 100 workers in all, four at a time (each round waits out the short crash-loop backoff).
+        for (var round = 0; round < 25; round++)
+        {
+            var workers = server.WorkerPids();
+            killed.AddRange(workers);
+            foreach (var pid in workers)
+            {
+                Signals.Send(pid, Signals.KILL);
+            }
+            await Eventually.True(() => server.WorkerPids().Count(pid => !killed.Contains(pid)) == 4, Deadline, "four replacement workers");
+        }
+        killed.Add(server.Pid);
+        var masterDirectories = Directory.GetDirectories(Path.GetTempPath(), $"gunicorn-net-{server.Pid}-*");
+        Assert.Single(masterDirectories);
+        var lastWorkers = server.WorkerPids();
+        killed.AddRange(lastWorkers);
+        Signals.Send(server.Pid, Signals.KILL);
+        await server.WaitForExitAsync(Deadline);
+        await server.DisposeAsync();
+        await Eventually.True(() => lastWorkers.All(pid => !ProcessTree.IsAlive(pid)), Deadline, "the orphaned workers to exit");
+
+        await using (await GunicornServer.StartAsync(["-w", "1", "@echo"]))
+        {
+        }
+
+        var left = killed.SelectMany(pid => new[] { $"gunicorn-net-{pid}-*", $"dotnet-diagnostic-{pid}-*", $"clr-debug-pipe-{pid}-*" })
+            .SelectMany(pattern => Directory.GetFileSystemEntries(Path.GetTempPath(), pattern))
+            .ToList();
+        Assert.Empty(left);
+    }
+
+    [SkippableFact]
+    public async Task DescriptorsExhausted_ConnectionsBeyondTheLimitFail_ThenServiceReturnsInFull()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/prlimit"), "prlimit (util-linux) is not installed.");
+        await using var server = await GunicornServer.StartAsync(["-b", "127.0.0.1:0", "-w", "1", "@echo"],
+            launcher: ["/usr/bin/prlimit", "--nofile=256:256"]);
+        var held = new List<TcpClient>();
+        try
+        {
+            // Twice the master's descriptor limit: connect (the kernel's backlog accepts them), and send a request on each.
+            for (var i = 0; i < 512; i++)
+            {
+                var client = new TcpClient();
+                held.Add(client);
+                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                try
+                {
+                    await client.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port, quick.Token);
+                    await client.GetStream().WriteAsync("GET /pid HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), quick.Token);
+                }
+                catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+                {
+                    // A refusal under exhaustion is an acceptable answer.
+                }
+            }
+            Assert.False(server.HasExited, "the master died of descriptor exhaustion");
+        }
+        finally
+        {
+            held.ForEach(c => c.Dispose());
+        }
+
+        await Eventually.True(async () =>
+        {
+            try
+            {
+                return (await server.Client.GetAsync("/pid")).StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, Deadline, "full service after the connections closed");
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
+        }
+    }
+}
