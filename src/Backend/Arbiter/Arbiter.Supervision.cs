@@ -192,7 +192,19 @@ public sealed partial class Arbiter
             WorkerIdentities.From(pool),
             config.Static.Sendfile);
         generation.Hooks.Run("pre_fork", config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
-        var worker = _launcher.Spawn(info, generation);
+        WorkerHandle worker;
+        try
+        {
+            worker = _launcher.Spawn(info, generation);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            // No process (the worker executable missing, out of processes or memory): retry with backoff, stay up.
+            _lastFailure = $"a worker process could not be started ({e.Message})";
+            ErrorLog.Error($"Cannot start a worker: {e.Message}. Check that {WorkerLauncher.WorkerExecutable} exists and is executable, and the process and memory limits (ulimit -u, RLIMIT_AS).");
+            BackOff();
+            return;
+        }
         _workers.Add(worker);
         ErrorLog.Info($"Booting worker with pid: {worker.Pid}");
         generation.Hooks.Run("post_fork", config.Hooks.PostFork, new Dictionary<string, string>

@@ -78,7 +78,7 @@ public sealed partial class Arbiter
             {
                 while (_exitCode is null && await _events.Reader.WaitToReadAsync(tick.Token) && _events.Reader.TryRead(out var next))
                 {
-                    await HandleAsync(next);
+                    await ContainAsync(next);
                 }
             }
             catch (OperationCanceledException)
@@ -88,11 +88,18 @@ public sealed partial class Arbiter
             // Whatever arrived meanwhile is handled first: a worker is never judged with its heartbeat still queued.
             while (_exitCode is null && _events.Reader.TryRead(out var queued))
             {
-                await HandleAsync(queued);
+                await ContainAsync(queued);
             }
             if (_exitCode is null)
             {
-                Supervise();
+                try
+                {
+                    Supervise();
+                }
+                catch (Exception e)
+                {
+                    ErrorLog.Error($"Unexpected error while supervising the workers; the master keeps running: {e}");
+                }
             }
             if (_exitCode is null && _drainUntil is { } until && Stopwatch.GetTimestamp() >= until)
             {
@@ -102,6 +109,22 @@ public sealed partial class Arbiter
         await StopWorkersAsync(graceful: !_fastStop);
         _serving.Hooks.Run("on_exit", Config.Hooks.OnExit);
         return _exitCode.Value;
+    }
+
+    /// <summary>
+    /// Handles one event; an unexpected error is logged with its stack and the loop goes on. A master that dies takes
+    /// every worker and the listening sockets with it, which is worse than one event handled badly.
+    /// </summary>
+    private async Task ContainAsync(ArbiterEvent next)
+    {
+        try
+        {
+            await HandleAsync(next);
+        }
+        catch (Exception e)
+        {
+            ErrorLog.Error($"Unexpected error while handling {next.GetType().Name}; the master keeps running: {e}");
+        }
     }
 
     private async Task HandleAsync(ArbiterEvent next)
@@ -279,6 +302,12 @@ public sealed partial class Arbiter
         {
             return;
         }
+        BackOff();
+    }
+
+    /// <summary>One more failure in a row: the next spawn waits twice as long as the last (0.1 s, up to 10 s).</summary>
+    private void BackOff()
+    {
         _consecutiveFailures++;
         var delay = TimeSpan.FromSeconds(Math.Min(10, 0.1 * Math.Pow(2, _consecutiveFailures - 1)));
         _nextSpawnAllowed = Stopwatch.GetTimestamp() + (long)(delay.TotalSeconds * Stopwatch.Frequency);

@@ -13,12 +13,22 @@ public static class AspNetCoreApp
 {
     public const string HookAssembly = "Gunicorn.AspNetWorker.dll";
 
+    /// <summary>
+    /// The worker executable first, which takes the worker's identity (user, group, umask), the app's directory and
+    /// the error log (capture_output) and then executes <c>dotnet App.dll</c> in its place, titled as a worker.
+    /// </summary>
     public static ProcessStartInfo StartInfo(WorkerStartInfo info, string pipeHandle, IReadOnlyList<string> rawEnv, bool diagnostics)
     {
         var app = Path.GetFullPath(info.App, info.Chdir);
-        var start = new ProcessStartInfo(DotnetHost()) { UseShellExecute = false, WorkingDirectory = Path.GetDirectoryName(app)! };
-        start.ArgumentList.Add(app);
+        var start = new ProcessStartInfo(WorkerLauncher.WorkerExecutable) { UseShellExecute = false };
+        start.ArgumentList.Add(info.Title);
         RawEnvironment.ApplyTo(start, rawEnv);
+        start.Environment[WorkerContract.StartInfoVariable] = WorkerContract.Serialize(info with
+        {
+            Chdir = Path.GetDirectoryName(app)!,
+            Exec = [DotnetHost(), app],
+        });
+        start.Environment.Remove(Platform.SystemdNotify.SocketVariable);
         // The runtime's diagnostics endpoint is a socket per process in the temporary directory, never removed when
         // a worker is killed (a timeout, an OOM kill): opened only when the operator asks (dotnet_diagnostics).
         if (!diagnostics)
@@ -44,9 +54,11 @@ public static class AspNetCoreApp
             // .../shared/Microsoft.NETCore.App/10.0.x/ -> ...; empty in a native (AOT) master.
             string.IsNullOrEmpty(runtimeDirectory) ? null : Path.GetFullPath(Path.Combine(runtimeDirectory, "..", "..", "..")),
         };
-        foreach (var root in roots)
+        // The worker executes it directly (execve does not search PATH), so PATH is searched here.
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var directory in roots.Concat(path))
         {
-            if (root is not null && Path.Combine(root, "dotnet") is var candidate && File.Exists(candidate))
+            if (directory is not null && Path.Combine(directory, "dotnet") is var candidate && File.Exists(candidate))
             {
                 return candidate;
             }

@@ -36,26 +36,59 @@ public sealed class AccessLogWriter : IAsyncDisposable
 
     public void Reopen() => _reopen = true;
 
+    /// <summary>
+    /// Never dies: a reopen that fails keeps the old file, and a batch that cannot be written (disk full, file gone)
+    /// is dropped with an error-log line, so requests never wait on a writer that stopped reading.
+    /// </summary>
     private async Task WriteLoopAsync()
     {
-        var sink = Open();
+        IRawSink? sink = TryOpen(null);
         var batch = new StringBuilder();
+        var failures = 0;
         while (await _lines.Reader.WaitToReadAsync())
         {
             while (batch.Length < 64 * 1024 && _lines.Reader.TryRead(out var line))
             {
                 batch.Append(line).Append('\n');
             }
-            if (_reopen)
+            if (_reopen || sink is null)
             {
                 _reopen = false;
-                sink.Dispose();
-                sink = Open();
+                sink = TryOpen(sink);
             }
-            sink.Write(batch.ToString());
+            try
+            {
+                sink?.Write(batch.ToString());
+                failures = 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+                // One line per run of failures, not one per batch.
+                if (failures++ == 0)
+                {
+                    ErrorLog.Error($"Cannot write the access log {_path}: {e.Message}. Lines are dropped until it works again (check the disk and the file's permissions; USR1 reopens it).");
+                }
+            }
             batch.Clear();
         }
-        sink.Dispose();
+        sink?.Dispose();
+    }
+
+    /// <summary>Opens the log; on failure keeps <paramref name="current"/> (or nothing) and says so.</summary>
+    private IRawSink? TryOpen(IRawSink? current)
+    {
+        try
+        {
+            var opened = Open();
+            current?.Dispose();
+            return opened;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ErrorLog.Error($"Cannot open the access log {_path}: {e.Message}. " +
+                (current is null ? "Access lines are dropped until it can be opened." : "Still writing to the file opened before."));
+            return current;
+        }
     }
 
     private IRawSink Open() => _path == "-" ? new StdoutSink() : new FileSink(_path);

@@ -41,26 +41,37 @@ public sealed class ControlServer : IAsyncDisposable
             {
                 return;
             }
-            _ = ServeAsync(client, arbiter);
+            _ = ServeAsync(client, arbiter, _stop.Token);
         }
     }
 
-    private static async Task ServeAsync(Socket client, ChannelWriter<ArbiterEvent> arbiter)
+    /// <summary>One request, one answer; a client that sends nothing for 10 s (or a master that stops) ends it.</summary>
+    private static async Task ServeAsync(Socket client, ChannelWriter<ArbiterEvent> arbiter, CancellationToken stopping)
     {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        deadline.CancelAfter(TimeSpan.FromSeconds(10));
         using (client)
         await using (var stream = new NetworkStream(client))
         using (var reader = new StreamReader(stream, Encoding.UTF8))
         {
             try
             {
-                var line = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+                var line = await reader.ReadLineAsync(deadline.Token);
                 var request = JsonSerializer.Deserialize(line ?? "{}", ControlJson.Default.ControlCommand) ?? new ControlCommand("status", null);
                 var reply = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
-                await arbiter.WriteAsync(new ControlRequest(request.Command, request.Argument, reply));
-                var answer = await reply.Task.WaitAsync(TimeSpan.FromSeconds(10));
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(answer, answer.GetType(), ControlJson.Default) + "\n"));
+                await arbiter.WriteAsync(new ControlRequest(request.Command, request.Argument, reply), deadline.Token);
+                var answer = await reply.Task.WaitAsync(deadline.Token);
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(answer, answer.GetType(), ControlJson.Default) + "\n"), deadline.Token);
             }
-            catch (Exception e) when (e is IOException or JsonException or TimeoutException)
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                ErrorLog.Warning("Control socket request failed: no complete request or answer within 10 s");
+            }
+            catch (OperationCanceledException)
+            {
+                // The master is stopping.
+            }
+            catch (Exception e) when (e is IOException or JsonException)
             {
                 ErrorLog.Warning($"Control socket request failed: {e.Message}");
             }

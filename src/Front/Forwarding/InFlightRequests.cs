@@ -17,10 +17,19 @@ public sealed class InFlightRequests
 
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<Entry, byte>> _byWorker = new();
 
+    /// <summary>
+    /// Orders Add against Prune: without it, Prune could drop a worker's set just as a request is added to it, and
+    /// the request would be lost (no 504 after a timeout, and a TERM before it is answered).
+    /// </summary>
+    private readonly Lock _structure = new();
+
     public Entry Add(string workerKey, string method, string path)
     {
         var entry = new Entry(method, path);
-        _byWorker.GetOrAdd(workerKey, _ => new()).TryAdd(entry, 0);
+        lock (_structure)
+        {
+            _byWorker.GetOrAdd(workerKey, static _ => new()).TryAdd(entry, 0);
+        }
         return entry;
     }
 
@@ -60,11 +69,14 @@ public sealed class InFlightRequests
     /// <summary>Forgets workers that left the routing table and have nothing in flight.</summary>
     public void Prune(IReadOnlySet<string> liveKeys)
     {
-        foreach (var (key, entries) in _byWorker)
+        lock (_structure)
         {
-            if (!liveKeys.Contains(key) && entries.IsEmpty)
+            foreach (var (key, entries) in _byWorker)
             {
-                _byWorker.TryRemove(key, out _);
+                if (!liveKeys.Contains(key) && entries.IsEmpty)
+                {
+                    _byWorker.TryRemove(key, out _);
+                }
             }
         }
     }

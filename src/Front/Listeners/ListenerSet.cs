@@ -74,7 +74,8 @@ public sealed class ListenerSet : IDisposable
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
-            opened.ForEach(l => l.Owned?.Dispose());
+            // The binds that did open are closed, and their socket files removed: a failed reload leaves nothing.
+            opened.ForEach(Close);
             throw new IOException($"{e.Message}", e);
         }
         var byKey = _listeners.Values.Concat(opened).ToDictionary(l => l.Key);
@@ -137,9 +138,17 @@ public sealed class ListenerSet : IDisposable
         {
             socket.DualMode = true;
         }
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        Bind(socket, new IPEndPoint(address, bind.Port), backlog);
-        return new Listener(key, (int)socket.Handle, Describe((IPEndPoint)socket.LocalEndPoint!), socket);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            Bind(socket, new IPEndPoint(address, bind.Port), backlog);
+            return new Listener(key, (int)socket.Handle, Describe((IPEndPoint)socket.LocalEndPoint!), socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

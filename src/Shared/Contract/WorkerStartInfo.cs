@@ -10,6 +10,10 @@ namespace Gunicorn.Shared.Contract;
 /// <param name="Title">The process title to show in ps.</param>
 /// <param name="MaxRequests">Requests after which the worker asks to be recycled (max_requests plus jitter); 0 for never.</param>
 /// <param name="Sendfile">gunicorn's sendfile: a <c>wsgi.file_wrapper</c> over a real file goes out with sendfile(2).</param>
+/// <param name="Exec">
+/// For an app that is its own program (an ASP.NET Core App.dll): the command the worker executes in its place once it
+/// has taken the worker's identity, directory and output (argv[0] becomes <see cref="Title"/>). Null for hosted apps.
+/// </param>
 public sealed record WorkerStartInfo(
     int MasterPid,
     int Generation,
@@ -30,7 +34,8 @@ public sealed record WorkerStartInfo(
     WorkerHooks Hooks,
     long MaxRequests,
     WorkerIdentity? Identity,
-    bool Sendfile);
+    bool Sendfile,
+    IReadOnlyList<string>? Exec = null);
 
 /// <summary>The interpreter to embed, as the master found it by asking it (sysconfig).</summary>
 /// <param name="Executable">sys.executable: CPython derives its prefix (and a virtualenv's site-packages) from it.</param>

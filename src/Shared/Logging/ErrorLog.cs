@@ -22,13 +22,31 @@ public static class ErrorLog
     {
         _minimum = Math.Max(0, Array.IndexOf(Levels, level));
         _path = path;
-        Reopen();
+        // At start a file that cannot be opened is the caller's error to report (it throws); later, Reopen keeps going.
+        Replace(_path == StderrPath ? new StderrSink() : new AppendFileSink(_path));
     }
 
-    /// <summary>Reopens the log file (USR1), so logrotate can move the old one away.</summary>
+    /// <summary>
+    /// Reopens the log file (USR1), so logrotate can move the old one away. A file that cannot be opened (a missing
+    /// directory, permissions) leaves the current destination in place, and the reason goes there.
+    /// </summary>
     public static void Reopen()
     {
-        ILogSink sink = _path == StderrPath ? new StderrSink() : new AppendFileSink(_path);
+        ILogSink sink;
+        try
+        {
+            sink = _path == StderrPath ? new StderrSink() : new AppendFileSink(_path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Error($"Cannot reopen the error log {_path}: {e.Message}. Still writing where it wrote before; fix the path or its permissions and send USR1 again.");
+            return;
+        }
+        Replace(sink);
+    }
+
+    private static void Replace(ILogSink sink)
+    {
         ILogSink old;
         lock (Gate)
         {

@@ -18,6 +18,22 @@ public static partial class Posix
     public const int SIGTTOU = 22;
     public const int SIGWINCH = 28;
 
+    [LibraryImport("libc", EntryPoint = "execve", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int ExecVe(string path, string?[] argv, string?[] envp);
+
+    /// <summary>
+    /// Replaces this process with <paramref name="path"/> (execve), with the environment as .NET sees it now (.NET keeps
+    /// its own copy: variables set or removed in this process reach the new program only this way). Returns only on
+    /// failure, with the error.
+    /// </summary>
+    public static string Exec(string path, IReadOnlyList<string> argv)
+    {
+        var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .Select(e => $"{e.Key}={e.Value}").Append(null).ToArray();
+        ExecVe(path, [.. argv, null], environment);
+        return Marshal.GetLastPInvokeErrorMessage();
+    }
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
 

@@ -49,6 +49,16 @@ internal static class WorkerMain
             ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: {e.Message}");
             return WorkerContract.WorkerBootError;
         }
+        if (info.Exec is { Count: > 0 } exec)
+        {
+            var program = exec[0];
+            // An app that is its own program (App.dll): it runs in this process, with the identity, directory and
+            // output taken above, and speaks the contract itself through the pipe (its startup hook), which stays open.
+            Environment.SetEnvironmentVariable(WorkerContract.PipeVariable, pipeFd.ToString(CultureInfo.InvariantCulture));
+            var error = Posix.Exec(program, [info.Title, .. exec.Skip(1)]);
+            ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) failed to boot: cannot run {program}: {error}");
+            return WorkerContract.WorkerBootError;
+        }
         var (app, exitCode) = AppLoader.Load(info, hooks);
         if (app is null)
         {

@@ -58,4 +58,23 @@ public class AspNetCoreAppTests
         await Eventually.True(() => !ProcessTree.IsAlive(worker) && server.WorkerPids().Count == 1, Deadline, "a replacement");
         await Eventually.True(async () => (await server.Client.GetAsync("/")).IsSuccessStatusCode, Deadline, "service again");
     }
+
+    [SkippableFact]
+    public async Task UnmodifiedApp_RunsAsTheConfiguredUser_TitledAsAWorker_WithItsOutputInTheErrorLog()
+    {
+        Skip.IfNot(Environment.UserName == "root", "switching users needs a master started as root");
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-aspnet-user-").FullName;
+        File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("777", 8));
+        var errorLog = Path.Combine(dir, "error.log");
+        await using var server = await GunicornServer.StartAsync(
+            ["-w", "1", "-u", "nobody", "-n", "shop", "--error-logfile", errorLog, "--capture-output", SampleApp], dir,
+            environment: new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Information" }, waitForReady: false);
+        await Eventually.True(() => File.Exists(errorLog) && File.ReadAllText(errorLog).Contains("workers ready"), Deadline, "the worker to be ready");
+
+        var worker = Assert.Single(server.WorkerPids());
+        Assert.Equal(65534, ProcessTree.Uid(worker));
+        Assert.StartsWith("gunicorn-net: worker [shop]", ProcessTree.Title(worker));
+        // The app's own console logging (ASP.NET Core's "Application started") lands in the error log, as capture_output says.
+        await Eventually.True(() => File.ReadAllText(errorLog).Contains("Application started"), Deadline, "the app's output in the error log");
+    }
 }

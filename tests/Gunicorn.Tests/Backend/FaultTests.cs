@@ -172,4 +172,64 @@ public class FaultTests
             Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
         }
     }
+
+    [Fact]
+    public async Task Usr1_WhenTheLogsCannotBeReopened_KeepsWritingTheOldFiles_AndServing()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-reopen-").FullName;
+        var errorLog = Path.Combine(dir, "error.log");
+        var accessLog = Path.Combine(dir, "access.log");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--error-logfile", errorLog, "--access-logfile", accessLog, "@echo"], dir,
+            waitForReady: false);
+        await Eventually.True(() => File.Exists(errorLog) && File.ReadAllText(errorLog).Contains("workers ready"), Deadline, "the workers to be ready");
+        var port = int.Parse(System.Text.RegularExpressions.Regex.Match(File.ReadAllText(errorLog), @"Listening at: http://127\.0\.0\.1:(\d+)").Groups[1].Value);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+
+        // logrotate moved the files away, and something now stands where they should be reopened.
+        File.Move(errorLog, errorLog + ".1");
+        File.Move(accessLog, accessLog + ".1");
+        Directory.CreateDirectory(errorLog);
+        Directory.CreateDirectory(accessLog);
+        Signals.Send(server.Pid, Signals.USR1);
+        await Eventually.True(() => File.ReadAllText(errorLog + ".1").Contains("Cannot reopen the error log"), Deadline, "the reopen failure in the old error log");
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/pid")).StatusCode);
+        }
+        await Eventually.True(() => File.ReadAllText(errorLog + ".1").Contains("Cannot open the access log"), Deadline, "the access log failure reported");
+        Assert.False(server.HasExited);
+
+        // Fixed and reopened: both logs are written again.
+        Directory.Delete(errorLog);
+        Directory.Delete(accessLog);
+        Signals.Send(server.Pid, Signals.USR1);
+        await Eventually.True(async () => (await client.GetAsync("/pid")).IsSuccessStatusCode && File.Exists(accessLog) && File.ReadAllText(accessLog).Contains("GET /pid"),
+            Deadline, "the access log to be written again");
+    }
+
+    [Fact]
+    public async Task WorkerExecutableMissing_TheMasterStaysUp_SaysWhy_AndRecoversWhenItIsBack()
+    {
+        // A private copy of the installation, so its worker executable can be taken away.
+        var install = Directory.CreateTempSubdirectory("gunicorn-net-install-").FullName;
+        foreach (var file in Directory.GetFiles(Binary.Directory, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".dbg", StringComparison.Ordinal)))
+        {
+            var copy = Path.Combine(install, Path.GetRelativePath(Binary.Directory, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        var worker = Path.Combine(install, "gunicorn-net-worker");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"], binary: Path.Combine(install, "gunicorn-net"));
+        var first = Assert.Single(server.WorkerPids());
+
+        File.Move(worker, worker + ".away");
+        Signals.Send(first, Signals.KILL);
+        await server.WaitForLogAsync("Cannot start a worker: .*gunicorn-net-worker", Deadline);
+        Assert.False(server.HasExited);
+
+        File.Move(worker + ".away", worker);
+        await Eventually.True(() => server.WorkerPids().Any(pid => pid != first), Deadline, "a worker once the executable is back");
+        await Eventually.True(async () => (await server.Client.GetAsync("/pid")).IsSuccessStatusCode, Deadline, "service to return");
+    }
 }

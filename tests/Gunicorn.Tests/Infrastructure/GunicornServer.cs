@@ -28,10 +28,12 @@ public sealed partial class GunicornServer : IAsyncDisposable
 
     /// <param name="launcher">A program that execs gunicorn-net itself (e.g. systemd-socket-activate and its options).</param>
     /// <param name="bindFromConfig">The config file binds (its first bind must be 127.0.0.1:0): no <c>-b</c> is added.</param>
+    /// <param name="binary">Another installation's gunicorn-net (a test's private copy); default <see cref="Binary.Path"/>.</param>
     public static async Task<GunicornServer> StartAsync(IEnumerable<string> args, string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null, bool waitForReady = true, IReadOnlyList<string>? launcher = null,
-        bool bindFromConfig = false)
+        bool bindFromConfig = false, string? binary = null)
     {
+        var program = binary ?? Binary.Path;
         var argList = args.ToList();
         if (!argList.Contains("-b") && !argList.Contains("--bind") && launcher is null && !bindFromConfig)
         {
@@ -39,10 +41,10 @@ public sealed partial class GunicornServer : IAsyncDisposable
         }
         if (launcher is not null)
         {
-            argList = [.. launcher.Skip(1), Binary.Path, .. argList];
+            argList = [.. launcher.Skip(1), program, .. argList];
         }
         workingDirectory ??= Directory.CreateTempSubdirectory("gunicorn-net-it-").FullName;
-        var start = new ProcessStartInfo(launcher?[0] ?? Binary.Path)
+        var start = new ProcessStartInfo(launcher?[0] ?? program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
