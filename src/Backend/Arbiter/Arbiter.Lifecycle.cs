@@ -30,7 +30,7 @@ public sealed partial class Arbiter
                 await _front.StopAsync(TimeSpan.Zero);
                 _exitCode = 0;
                 break;
-            case 1:
+            case Posix.SIGHUP:
                 Reload();
                 break;
             case Posix.SIGTTIN:
@@ -45,7 +45,7 @@ public sealed partial class Arbiter
                 ReopenLogs?.Invoke();
                 foreach (var worker in _workers)
                 {
-                    Posix.Kill(worker.Pid, Posix.SIGUSR1);
+                    worker.Process.Signal(Posix.SIGUSR1);
                 }
                 break;
             case Posix.SIGWINCH when Config.Process.Daemon:
@@ -206,7 +206,7 @@ public sealed partial class Arbiter
         foreach (var worker in _workers)
         {
             worker.ExitRequested = true;
-            Posix.Kill(worker.Pid, signal);
+            worker.Process.Signal(signal);
         }
         var deadline = TimeSpan.FromSeconds(graceful ? Config.Pool.GracefulTimeoutSeconds : 1);
         var started = Stopwatch.GetTimestamp();

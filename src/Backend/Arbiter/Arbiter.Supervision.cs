@@ -18,7 +18,7 @@ public sealed partial class Arbiter
     /// </summary>
     private static readonly TimeSpan MasterStallAllowance = TimeSpan.FromSeconds(1);
 
-    private WorkerLauncher? _launcher;
+    private IWorkerLauncher? _launcher;
     private long _lastSupervised = Stopwatch.GetTimestamp();
 
     /// <summary>Workers of a generation that count toward its size: booting or ready, not leaving.</summary>
@@ -111,7 +111,7 @@ public sealed partial class Arbiter
                 worker.MoveTo(WorkerState.Stopping);
                 PublishRoutes();
             }
-            Posix.Kill(worker.Pid, Posix.SIGABRT);
+            worker.Process.Signal(Posix.SIGABRT);
         }
     }
 
@@ -125,7 +125,7 @@ public sealed partial class Arbiter
                 && (_front.InFlight(worker.Key) == 0 || Stopwatch.GetElapsedTime(worker.StateSince) > grace))
             {
                 worker.MoveTo(WorkerState.Stopping);
-                Posix.Kill(worker.Pid, Posix.SIGTERM);
+                worker.Process.Signal(Posix.SIGTERM);
             }
             else if (worker.State == WorkerState.Stopping && worker.AbortedAt is null && !worker.Killed
                      && Stopwatch.GetElapsedTime(worker.StateSince) > grace + AbortGrace)
@@ -164,7 +164,7 @@ public sealed partial class Arbiter
     /// <summary>Starts one worker of <paramref name="generation"/> from that generation's own configuration.</summary>
     private void SpawnWorker(WorkerGeneration generation)
     {
-        _launcher ??= new WorkerLauncher(_events.Writer);
+        _launcher ??= _makeLauncher(_events.Writer);
         var age = _nextAge++;
         var config = generation.Config;
         var pool = config.Pool;
@@ -243,7 +243,7 @@ public sealed partial class Arbiter
     {
         worker.ExitRequested = true;
         worker.Killed |= signal == Posix.SIGKILL;
-        Posix.Kill(worker.Pid, signal);
+        worker.Process.Signal(signal);
     }
 
     private void PublishRoutes() => _front.Publish(_workers

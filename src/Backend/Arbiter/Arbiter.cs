@@ -39,15 +39,23 @@ public sealed partial class Arbiter
     private string? _lastExit;
     private string? _lastReload;
 
+    private readonly Func<ChannelWriter<ArbiterEvent>, IWorkerLauncher> _makeLauncher;
+
     /// <param name="first">The first generation (<see cref="WorkerGeneration.Create"/>).</param>
     /// <param name="reloadConfig">Re-reads the configuration for HUP; returns null (having logged why) when it is invalid.</param>
-    public Arbiter(WorkerGeneration first, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory)
+    /// <param name="launcher">Makes the launcher, given where its workers' messages go (default: real processes).</param>
+    public Arbiter(WorkerGeneration first, IFront front, Func<GunicornConfig?> reloadConfig, string runtimeDirectory,
+        Func<ChannelWriter<ArbiterEvent>, IWorkerLauncher>? launcher = null)
     {
         _serving = first;
         _front = front;
         _reloadConfig = reloadConfig;
         _runtimeDirectory = runtimeDirectory;
+        _makeLauncher = launcher ?? (events => new WorkerLauncher(events));
     }
+
+    /// <summary>Whether the loop listens to the process's POSIX signals (a master does; a test sends SignalReceived events).</summary>
+    public bool ListenToSignals { get; init; } = true;
 
     /// <summary>The configuration in force: the serving generation's (a reload commits its own only when it switches).</summary>
     private GunicornConfig Config => _serving.Config;
@@ -66,7 +74,7 @@ public sealed partial class Arbiter
     /// <summary>Runs until the master should exit; returns the exit code.</summary>
     public async Task<int> RunAsync()
     {
-        using var signals = new SignalQueue(_events.Writer);
+        using var signals = ListenToSignals ? new SignalQueue(_events.Writer) : null;
         using var watcher = Config.App.Reload
             ? new CodeWatcher(_events.Writer, [Config.App.Chdir, .. Config.App.PythonPath], Config.App.ReloadExtraFiles, Config.App.Chdir)
             : null;

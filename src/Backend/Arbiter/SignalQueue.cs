@@ -30,7 +30,7 @@ public sealed class SignalQueue : IDisposable
     /// <summary>.NET names some signals with negative enum values; others pass as raw numbers.</summary>
     private static int ToPosixSignal(int signal) => signal switch
     {
-        1 => (int)PosixSignal.SIGHUP,
+        Posix.SIGHUP => (int)PosixSignal.SIGHUP,
         Posix.SIGINT => (int)PosixSignal.SIGINT,
         Posix.SIGQUIT => (int)PosixSignal.SIGQUIT,
         Posix.SIGTERM => (int)PosixSignal.SIGTERM,

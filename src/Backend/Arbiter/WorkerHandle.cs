@@ -18,10 +18,10 @@ public enum WorkerState
 }
 
 /// <summary>The arbiter's record of one worker process. Mutated only on the arbiter loop.</summary>
-public sealed class WorkerHandle(Process process, WorkerGeneration generation, int age, string socketPath)
+public sealed class WorkerHandle(IWorkerProcess process, WorkerGeneration generation, int age, string socketPath)
 {
-    public Process Process { get; } = process;
-    public int Pid { get; } = process.Id;
+    public IWorkerProcess Process { get; } = process;
+    public int Pid { get; } = process.Pid;
 
     /// <summary>The generation the worker belongs to, and so the configuration it runs.</summary>
     public WorkerGeneration Generation { get; } = generation;

@@ -9,7 +9,7 @@ namespace Gunicorn.Backend.Arbiter;
 /// Starts worker processes, one at a time: an inheritable pipe made for one child would leak into a sibling started
 /// concurrently. Each worker's pipe is read on its own task, which turns lines and EOF into arbiter events.
 /// </summary>
-public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
+public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events) : IWorkerLauncher
 {
     private static readonly Lock SpawnGate = new();
 
@@ -39,8 +39,9 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
             // Close our copy of the write end at once, or EOF never comes when the worker dies.
             pipe.DisposeLocalCopyOfClientHandle();
         }
-        var worker = new WorkerHandle(process, generation, info.Age, info.SocketPath);
-        _ = Task.Run(() => ReadPipeAsync(worker, pipe));
+        var os = new OsWorkerProcess(process);
+        var worker = new WorkerHandle(os, generation, info.Age, info.SocketPath);
+        _ = Task.Run(() => ReadPipeAsync(worker, os, pipe));
         return worker;
     }
 
@@ -56,7 +57,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
         return start;
     }
 
-    private async Task ReadPipeAsync(WorkerHandle worker, AnonymousPipeServerStream pipe)
+    private async Task ReadPipeAsync(WorkerHandle worker, OsWorkerProcess process, AnonymousPipeServerStream pipe)
     {
         using (pipe)
         using (var reader = new StreamReader(pipe))
@@ -85,7 +86,7 @@ public sealed class WorkerLauncher(ChannelWriter<ArbiterEvent> events)
                 // A broken pipe is the same news as EOF: the worker is gone.
             }
         }
-        await worker.Process.WaitForExitAsync();
-        await events.WriteAsync(new WorkerExited(worker, worker.Process.ExitCode));
+        await process.WaitForExitAsync();
+        await events.WriteAsync(new WorkerExited(worker, process.ExitCode));
     }
 }

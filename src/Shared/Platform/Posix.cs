@@ -5,6 +5,7 @@ namespace Gunicorn.Shared.Platform;
 /// <summary>The few libc calls .NET does not expose.</summary>
 public static partial class Posix
 {
+    public const int SIGHUP = 1;
     public const int SIGINT = 2;
     public const int SIGQUIT = 3;
     public const int SIGABRT = 6;

@@ -225,6 +225,23 @@ public class StreamingTests
         Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
     }
 
+    [Fact]
+    public async Task SlowBodyOnAnUnbufferedRoute_IsCoveredByTheSyncWorkersTimeout()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-slowbody-").FullName;
+        await using var server = await StartAsync(dir, "-w", "1", "--timeout", "2");
+        var worker = int.Parse(await server.Client.GetStringAsync("/pid"));
+
+        using var client = new TcpClient();
+        await client.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        // A body that never finishes arriving: the app is stuck in wsgi.input.read() on the only sync worker.
+        await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes("POST /unbuffered/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly ten b"));
+
+        await server.WaitForLogAsync($@"WORKER TIMEOUT \(pid:{worker}\)", Deadline);
+        await Eventually.True(() => server.WorkerPids().Any(pid => pid != worker), Deadline, "a replacement worker");
+        Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
+    }
+
     /// <summary>Sends raw bytes and reads until the server closes the connection (or 10 s pass).</summary>
     private static async Task<string> RawAsync(GunicornServer server, string request)
     {
