@@ -80,7 +80,19 @@ public static class RequestBuffer
             {
                 break;
             }
-            await buffer.WriteAsync(chunk.AsMemory(0, read), context.RequestAborted);
+            try
+            {
+                await buffer.WriteAsync(chunk.AsMemory(0, read), context.RequestAborted);
+            }
+            catch (IOException e)
+            {
+                // The temporary directory is full (or failing): not the client's fault, and not for the app to see.
+                Gunicorn.Shared.Logging.ErrorLog.Error(
+                    $"Cannot buffer the body of {request.Method} {request.Path} in {Path.GetTempPath()}: {e.Message}. The client gets 507; " +
+                    "free space there, or point TMPDIR at a larger directory.");
+                await buffer.DisposeAsync();
+                return (null, StatusCodes.Status507InsufficientStorage);
+            }
         }
         var trailers = context.Features.Get<IHttpRequestTrailersFeature>();
         if (trailers is { Available: true } && trailers.Trailers.Keys.Any(k => ForbiddenTrailers.Contains(k, StringComparer.OrdinalIgnoreCase)))

@@ -20,7 +20,8 @@ public sealed class SpillingBuffer(long memoryLimit) : IAsyncDisposable
             // Unlinked as soon as it is open: the data lives while the descriptor does, and nothing is left in the
             // temporary directory however the request ends, even when the master is killed (SIGKILL, OOM).
             var path = Path.Combine(Path.GetTempPath(), $"gunicorn-net-buffer-{Guid.NewGuid():N}");
-            _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.Asynchronous);
+            // No FileStream buffer (writes come in 64 KiB pieces already): a full disk fails the write that hits it.
+            _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
             File.Delete(path);
             _memory.Position = 0;
             await _memory.CopyToAsync(_file, cancellationToken);

@@ -232,4 +232,33 @@ public class FaultTests
         await Eventually.True(() => server.WorkerPids().Any(pid => pid != first), Deadline, "a worker once the executable is back");
         await Eventually.True(async () => (await server.Client.GetAsync("/pid")).IsSuccessStatusCode, Deadline, "service to return");
     }
+
+    [SkippableFact]
+    public async Task SpillDirectoryFull_LargeUploadsGet507_SmallRequestsKeepWorking()
+    {
+        Skip.IfNot(Environment.UserName == "root", "mounting a small tmpfs needs root");
+        var spill = Directory.CreateTempSubdirectory("gunicorn-net-spill-full-").FullName;
+        var mount = await ExternalTool.RunAsync("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", spill], Deadline);
+        Skip.IfNot(mount.ExitCode == 0, $"cannot mount a tmpfs here: {mount.Output}");
+        try
+        {
+            await using var server = await GunicornServer.StartAsync(["-w", "1", "--client-max-body-size", "0", "@echo"],
+                environment: new Dictionary<string, string> { ["TMPDIR"] = spill });
+
+            for (var i = 0; i < 3; i++)
+            {
+                var large = await server.Client.PostAsync("/upload", new ByteArrayContent(new byte[8 << 20]));
+                Assert.Equal((HttpStatusCode)507, large.StatusCode);
+                var small = await server.Client.PostAsync("/upload", new ByteArrayContent(new byte[1000]));
+                Assert.Equal(HttpStatusCode.OK, small.StatusCode);
+            }
+            await server.WaitForLogAsync("Cannot buffer the body of POST /upload in .*The client gets 507", Deadline);
+            // Every refused body's file is gone, descriptor included: the space is free again.
+            await Eventually.True(() => new DriveInfo(spill).AvailableFreeSpace > (3L << 19), Deadline, "the spill space to be freed");
+        }
+        finally
+        {
+            await ExternalTool.RunAsync("/bin/umount", ["-l", spill], Deadline);
+        }
+    }
 }
