@@ -67,6 +67,14 @@ internal static class CrossRules
                     $"ASP.NET Core app \"{path}\" does not exist. Build it (dotnet build) and name its .dll, relative to chdir."));
             }
         }
+        foreach (var hook in new[] { ServerHookSettings.PreRequest, ServerHookSettings.PostRequest })
+        {
+            if (settings.Get(hook) is { Kind: HookKind.Command } command)
+            {
+                errors.Add(new SettingsError(settings[hook].Origin, hook.Key,
+                    $"\"{command.Text}\" is a command, but {hook.Key} runs for every request, where a process each time would cost more than the request. Use the python: form (python:module:function)."));
+            }
+        }
         foreach (var hook in MasterOnlyHooks)
         {
             if (settings.Get(hook) is { Kind: HookKind.Python } python)
