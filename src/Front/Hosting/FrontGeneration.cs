@@ -70,7 +70,8 @@ public sealed class FrontGeneration : IAsyncDisposable
         }
         _app.Use((context, next) =>
         {
-            if (routing.Draining || _retiring)
+            // keepalive: 0 means no keep-alive at all (nginx's keepalive_timeout 0), not Kestrel's shortest timeout.
+            if (routing.Draining || _retiring || config.Listeners.KeepAliveSeconds == 0)
             {
                 context.Response.Headers.Connection = "close";
             }

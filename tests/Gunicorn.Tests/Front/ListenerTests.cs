@@ -48,4 +48,22 @@ public class ListenerTests
         probe.Start();
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
+
+    [Theory]
+    [InlineData(0, 1, true)]
+    [InlineData(2, 2, false)]
+    public async Task KeepAlive_ZeroClosesAfterEachResponse_OtherwiseTheConnectionServesTheNextRequest(int keepAlive, int responses, bool closed)
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--keep-alive", keepAlive.ToString(), "@echo"]);
+        var twoRequests = "GET /pid HTTP/1.1\r\nHost: x\r\n\r\nGET /pid HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray();
+
+        var (received, wasClosed) = await Gunicorn.Tests.Conformance.RawHttp.ExchangeAsync(server.BaseAddress, twoRequests, 2, TimeSpan.FromSeconds(5));
+
+        Assert.Equal(responses, received.Count);
+        Assert.All(received, r => Assert.Equal(200, r.Status));
+        if (closed)
+        {
+            Assert.True(wasClosed, "keepalive 0 must close the connection after the response");
+        }
+    }
 }
