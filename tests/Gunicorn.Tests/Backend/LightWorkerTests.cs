@@ -106,13 +106,13 @@ public class LightWorkerTests
     {
         var dir = Directory.CreateTempSubdirectory("gunicorn-net-reload-time-").FullName;
         var module = Path.Combine(dir, "versioned.py");
-        WriteApp(module, "v1");
+        ReloadTests.WriteApp(module, "v1");
         await using var server = await GunicornServer.StartAsync(
             ["--python", DebianPython, "--chdir", dir, "-w", "5", "versioned:app"], dir);
         var load = ContinuousLoad.Start(server.Client, "/", clients: 4);
         await Eventually.True(() => load.Requests > 100, Deadline, "the load to run");
 
-        WriteApp(module, "v2");
+        ReloadTests.WriteApp(module, "v2");
         var watch = Stopwatch.StartNew();
         server.Signal(Signals.HUP);
         await Eventually.True(async () => await server.Client.GetStringAsync("/") == "v2", Deadline, "the new code to serve");
@@ -122,7 +122,4 @@ public class LightWorkerTests
         Assert.True(reloadToServing <= ReloadToServingBound,
             $"New code served {reloadToServing.TotalSeconds:0.00} s after HUP; bound {ReloadToServingBound.TotalSeconds} s.");
     }
-
-    private static void WriteApp(string path, string version) => File.WriteAllText(path,
-        $"def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{version}']\n");
 }

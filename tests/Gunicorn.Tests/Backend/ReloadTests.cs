@@ -207,6 +207,7 @@ public class ReloadTests
         await server.WaitForLogAsync(@"Worker reloading: .*new\.html modified", Deadline, from);
     }
 
-    private static void WriteApp(string path, string version) => File.WriteAllText(path,
+    /// <summary>A WSGI app answering <paramref name="version"/>: edited on disk, it tells when new code serves.</summary>
+    internal static void WriteApp(string path, string version) => File.WriteAllText(path,
         $"def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{version}']\n");
 }

@@ -94,12 +94,8 @@ public class StreamingTests
     [Fact]
     public async Task XAccelRedirect_ServesAnInternalFile_WithTheAppsHeaders_RangesWork_AndTheWorkerIsFreeAtOnce()
     {
-        var dir = Directory.CreateTempSubdirectory("gunicorn-net-accel-").FullName;
-        var protectedDir = Directory.CreateDirectory(Path.Combine(dir, "protected")).FullName;
-        var content = RandomNumberGenerator.GetBytes(100 * MiB);
-        await File.WriteAllBytesAsync(Path.Combine(protectedDir, "big.bin"), content);
-        File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), $"static:\n  /protected:\n    root: {protectedDir}\n    internal: true\n");
-        await using var server = await StartAsync(dir, "-c", Path.Combine(dir, "gunicorn.yaml"), "-w", "1");
+        var (server, _, content) = await StartWithInternalFileAsync("protected", "big.bin", 100 * MiB);
+        await using var stoppedAtTheEnd = server;
 
         // Clients cannot reach the internal mapping themselves.
         Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync("/protected/big.bin")).StatusCode);
@@ -139,12 +135,8 @@ public class StreamingTests
     [Fact]
     public async Task XSendfile_UnderAMappedRoot_IsServedByTheFront_AndOutsideItIs404()
     {
-        var dir = Directory.CreateTempSubdirectory("gunicorn-net-xsendfile-").FullName;
-        var files = Directory.CreateDirectory(Path.Combine(dir, "files")).FullName;
-        var content = RandomNumberGenerator.GetBytes(3 * MiB);
-        await File.WriteAllBytesAsync(Path.Combine(files, "a.bin"), content);
-        File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), $"static:\n  /files:\n    root: {files}\n    internal: true\n");
-        await using var server = await StartAsync(dir, "-c", Path.Combine(dir, "gunicorn.yaml"), "-w", "1");
+        var (server, files, content) = await StartWithInternalFileAsync("files", "a.bin", 3 * MiB);
+        await using var stoppedAtTheEnd = server;
 
         Assert.Equal(content, await server.Client.GetByteArrayAsync($"/sendfile?file={Uri.EscapeDataString(Path.Combine(files, "a.bin"))}"));
         var outside = await server.Client.GetAsync($"/sendfile?file={Uri.EscapeDataString("/etc/hostname")}");
@@ -240,6 +232,17 @@ public class StreamingTests
         await server.WaitForLogAsync($@"WORKER TIMEOUT \(pid:{worker}\)", Deadline);
         await Eventually.True(() => server.WorkerPids().Any(pid => pid != worker), Deadline, "a replacement worker");
         Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
+    }
+
+    /// <summary>A server whose static mapping /<paramref name="prefix"/> is internal and holds one file of random bytes.</summary>
+    private static async Task<(GunicornServer Server, string Root, byte[] Content)> StartWithInternalFileAsync(string prefix, string name, int size)
+    {
+        var dir = Directory.CreateTempSubdirectory($"gunicorn-net-{prefix}-").FullName;
+        var root = Directory.CreateDirectory(Path.Combine(dir, prefix)).FullName;
+        var content = RandomNumberGenerator.GetBytes(size);
+        await File.WriteAllBytesAsync(Path.Combine(root, name), content);
+        File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), $"static:\n  /{prefix}:\n    root: {root}\n    internal: true\n");
+        return (await StartAsync(dir, "-c", Path.Combine(dir, "gunicorn.yaml"), "-w", "1"), root, content);
     }
 
     /// <summary>Sends raw bytes and reads until the server closes the connection (or 10 s pass).</summary>
