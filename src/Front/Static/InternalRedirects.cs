@@ -19,6 +19,9 @@ public sealed class InternalRedirects
 
     private const string KeptHeadersKey = "gunicorn-net.internal-redirect.headers";
 
+    /// <summary>Looked for on every worker response, in this order: a static array, so the hot path allocates nothing.</summary>
+    private static readonly string[] RedirectHeaders = [AccelRedirectHeader, SendfileHeader];
+
     private readonly IReadOnlyList<StaticMapping> _mappings;
     private readonly RequestDelegate _serve;
 
@@ -62,7 +65,7 @@ public sealed class InternalRedirects
     /// <summary>Reads a worker response's redirect header, if any (X-Accel-Redirect wins over X-Sendfile).</summary>
     public static Redirect? From(HttpResponseMessage response)
     {
-        foreach (var header in new[] { AccelRedirectHeader, SendfileHeader })
+        foreach (var header in RedirectHeaders)
         {
             if (response.Headers.TryGetValues(header, out var values) && values.FirstOrDefault() is { Length: > 0 } target)
             {
