@@ -18,7 +18,7 @@ public class SlowClientTests
         await server.Client.GetStringAsync("/pid");
         var descriptorsBefore = Directory.GetFiles($"/proc/{server.Pid}/fd").Length;
         var part = new byte[200 * 1024];
-        for (var i = 0; i < 500; i++)
+        for (var i = 0; i < 1000; i++)
         {
             using var client = new TcpClient();
             await client.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
