@@ -66,9 +66,12 @@ def run(rounds, seconds, warmup, only):
                 r["setup"] = setup.name
                 results[name][role].append(r)
                 print("%-13s %-15s round %d: %8.0f req/s %8.1f MiB/s  p99 %6.2f ms  %6.1f us CPU/req  "
-                      "PSS %6.1f MiB  errors %d" % (name, setup.name, round_number + 1, r["rps"], r["mib_per_s"],
-                                                    r["p99_ms"], r["cpu_us_per_request"], r["pss_kib"] / 1024,
-                                                    r["errors"]), flush=True)
+                      "front %5.1f us %4.2f cs %5.1f syscalls/req  PSS %6.1f MiB  errors %d" % (
+                          name, setup.name, round_number + 1, r["rps"], r["mib_per_s"], r["p99_ms"],
+                          r["cpu_us_per_request"], r.get("front_cpu_us_per_request", float("nan")),
+                          r.get("front_switches_per_request", float("nan")),
+                          r.get("front_syscalls_per_request", float("nan")), r["pss_kib"] / 1024, r["errors"]),
+                      flush=True)
     reloads = {}
     if not only or "reload" in only:
         for factory in (lambda: Ours("hello:app", WORKERS), lambda: NginxGunicorn("hello:app", WORKERS)):

@@ -1,8 +1,11 @@
 """Measuring servers from the outside: wrk load, CPU time and memory of a process tree, time to first 200."""
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -98,6 +101,37 @@ def wrk(url, seconds, connections=32):
 
 
 COLD_SECONDS = 3
+COUNT_SECONDS = 3
+
+
+def count_kernel_events(pids):
+    """Counts the syscalls and context switches of the given processes (every thread) with perf while the caller runs
+    load; returns a function that stops counting and gives them per request. Context switches are what a
+    proxied request costs most on a virtual machine (each one a hypervisor round trip), so they are reported beside
+    CPU time. Empty when perf is missing or not permitted."""
+    if not pids or not shutil.which("perf"):
+        return lambda requests: {}
+    out = tempfile.NamedTemporaryFile(prefix="gunicorn-net-perf-", delete=False).name
+    proc = subprocess.Popen(["perf", "stat", "-x,", "-o", out, "-e", "raw_syscalls:sys_enter,context-switches",
+                             "-p", ",".join(str(p) for p in pids)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(requests):
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+        counts = {}
+        with open(out) as f:
+            for line in f:
+                fields = line.strip().split(",")
+                if len(fields) > 2 and fields[0].isdigit():
+                    counts[fields[2]] = int(fields[0])
+        os.unlink(out)
+        result = {}
+        if "raw_syscalls:sys_enter" in counts:
+            result["front_syscalls_per_request"] = counts["raw_syscalls:sys_enter"] / requests
+        if "context-switches" in counts:
+            result["front_switches_per_request"] = counts["context-switches"] / requests
+        return result
+    return stop
 
 
 def measure(setup, seconds, warmup):
@@ -118,6 +152,10 @@ def measure(setup, seconds, warmup):
     if setup.front_pids():
         result["front_cpu_us_per_request"] = (cpu_seconds(setup.front_pids()) - front_before) * 1e6 / requests
     result["rss_kib"], result["pss_kib"] = memory_kib(setup.pids())
+    # Counted in a run of its own: tracing every syscall costs CPU, which must not show in the figure above.
+    stop_counting = count_kernel_events(setup.front_pids())
+    counted = wrk(setup.url, COUNT_SECONDS)
+    result.update(stop_counting(max(counted["requests"], 1)))
     if hasattr(setup, "master_pids"):
         result["master_pss_kib"] = memory_kib(setup.master_pids())[1]
         workers = setup.worker_pids()

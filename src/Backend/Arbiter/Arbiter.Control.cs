@@ -32,5 +32,6 @@ public sealed partial class Arbiter
             Math.Round(Stopwatch.GetElapsedTime(w.StartedAt).TotalSeconds, 1), w.RequestsServed, _front.InFlight(w.Key))).ToList(),
         _lastExit,
         _lastReload,
-        ShortOfWorkers());
+        ShortOfWorkers(),
+        _front.DescribeClientLimits());
 }

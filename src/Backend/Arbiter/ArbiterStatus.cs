@@ -9,7 +9,8 @@ public sealed record ArbiterStatus(
     IReadOnlyList<WorkerStatus> Workers,
     string? LastExit,
     string? LastReload,
-    string? ShortOfWorkers);
+    string? ShortOfWorkers,
+    string? ClientLimits = null);
 
 public sealed record WorkerStatus(
     int Pid,

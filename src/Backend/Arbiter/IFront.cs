@@ -27,6 +27,9 @@ public interface IFront
     /// <summary>TERM with a drain period: report unhealthy and close connections after each response, keep serving.</summary>
     void BeginDrain();
 
+    /// <summary>For ctl status: what the per-client limits have refused, or null when none is configured.</summary>
+    string? DescribeClientLimits() => null;
+
     /// <summary>Stops accepting clients and lets in-flight requests finish within <paramref name="grace"/>.</summary>
     Task StopAsync(TimeSpan grace);
 }

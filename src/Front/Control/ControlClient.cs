@@ -97,6 +97,10 @@ public static class ControlClient
         if (command == "status")
         {
             text.Append($"last exit:   {status.LastExit ?? "none"}\nlast reload: {status.LastReload ?? "none"}\n");
+            if (status.ClientLimits is { } limits)
+            {
+                text.Append($"limits:      {limits}\n");
+            }
         }
         return text.ToString();
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using Gunicorn.Front.Buffering;
+using Gunicorn.Front.HttpFeatures;
 using Gunicorn.Front.Static;
 using Gunicorn.Settings.Records;
 using Polly;
@@ -20,7 +21,8 @@ public sealed class ForwardingHandler(
     WorkerDispatcher dispatcher,
     InFlightRequests inFlight,
     GunicornConfig config,
-    InternalRedirects internalRedirects)
+    InternalRedirects internalRedirects,
+    ErrorPages errorPages)
 {
     private const int MaxConnectAttempts = 3;
 
@@ -39,21 +41,18 @@ public sealed class ForwardingHandler(
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (ClientIdentity.Resolve(context, _trusted, config.Proxy) is not { } identity)
+        if (context.Features.Get<ClientIdentity>() is null && !await ResolveIdentityAsync(context, _trusted, config.Proxy))
         {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("Contradictory scheme headers\n");
             return;
         }
-        context.Features.Set(identity);
 
         // Slow clients must not hold workers: the body is read before a worker is chosen (unless the route streams).
         var streamed = IsStreamedRoute(context.Request.Path);
         var (requestBuffer, refusal) = await RequestBuffer.ReadAsync(context, config.Limits, enabled: config.Limits.RequestBuffering && !streamed);
         if (refusal is { } status)
         {
-            context.Response.StatusCode = status;
             context.Response.Headers.Connection = "close";
+            await errorPages.WriteAsync(context, status, null);
             return;
         }
         await using var requestBody = requestBuffer;
@@ -63,6 +62,11 @@ public sealed class ForwardingHandler(
         if (responseBuffer is null)
         {
             await ForwardAsync(context);
+            if (IsFrontError(context))
+            {
+                await errorPages.WriteAsync(context, context.Response.StatusCode, null);
+                return;
+            }
             await ServeInternalRedirectAsync(context);
             return;
         }
@@ -79,6 +83,12 @@ public sealed class ForwardingHandler(
             throw;
         }
         context.Response.Body = responseBuffer.Client;
+        if (!responseBuffer.HasContent && IsFrontError(context))
+        {
+            await responseBuffer.DisposeAsync();
+            await errorPages.WriteAsync(context, context.Response.StatusCode, null);
+            return;
+        }
         if (context.Features.Get<InternalRedirects.Redirect>() is not null)
         {
             await responseBuffer.DisposeAsync();
@@ -103,6 +113,27 @@ public sealed class ForwardingHandler(
             }
         });
     }
+
+    /// <summary>
+    /// Decides the client's address and scheme once per request (the feature later steps read). False, with 400 sent,
+    /// when trusted secure-scheme headers contradict each other (gunicorn's InvalidSchemeHeaders).
+    /// </summary>
+    public static async Task<bool> ResolveIdentityAsync(HttpContext context, TrustedPeers trusted, ProxyConfig proxy)
+    {
+        if (ClientIdentity.Resolve(context, trusted, proxy) is not { } identity)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("Contradictory scheme headers\n");
+            return false;
+        }
+        context.Features.Set(identity);
+        return true;
+    }
+
+    /// <summary>A 502 or 504 the front produced (no worker answer reached the client), whose page may be replaced.</summary>
+    private bool IsFrontError(HttpContext context) =>
+        !context.Response.HasStarted && context.Features.Get<IForwarderErrorFeature>() is not null
+        && errorPages.Has(context.Response.StatusCode);
 
     /// <summary>The worker answered with X-Accel-Redirect or X-Sendfile: its slot is already free; the front sends the file.</summary>
     private Task ServeInternalRedirectAsync(HttpContext context) =>
@@ -167,7 +198,7 @@ public sealed class ForwardingHandler(
         var slot = await dispatcher.AcquireAsync(_queueWait, context.RequestAborted, avoid: previous);
         if (slot is null)
         {
-            await ServiceUnavailableAsync(context);
+            await errorPages.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "No worker is free to take this request. Try again shortly.\n");
             return Attempt.Done;
         }
         resilience.Properties.Set(PreviousWorkerKey, slot);
@@ -224,12 +255,5 @@ public sealed class ForwardingHandler(
             }
         }
         return false;
-    }
-
-    private static Task ServiceUnavailableAsync(HttpContext context)
-    {
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        context.Response.Headers.RetryAfter = "1";
-        return context.Response.WriteAsync("No worker is free to take this request. Try again shortly.\n");
     }
 }

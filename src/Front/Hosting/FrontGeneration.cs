@@ -1,5 +1,6 @@
 using Gunicorn.Front.AccessLog;
 using Gunicorn.Front.Forwarding;
+using Gunicorn.Front.HttpFeatures;
 using Gunicorn.Front.Limits;
 using Gunicorn.Front.Listeners;
 using Gunicorn.Front.Static;
@@ -25,6 +26,7 @@ public sealed class FrontGeneration : IAsyncDisposable
 
     public FrontGeneration(GunicornConfig config, FrontRouting routing, IReadOnlyCollection<ListenerSet.Listener> listeners)
     {
+        var redirectKeys = config.Http.HttpsRedirectBind.Select(b => b.ToString()).ToHashSet();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
@@ -53,11 +55,25 @@ public sealed class FrontGeneration : IAsyncDisposable
                             }
                         }
                     });
+                    if (redirectKeys.Contains(listener.Key))
+                    {
+                        listen.Use(next => connection =>
+                        {
+                            connection.Features.Set(HttpsRedirect.Listener.Instance);
+                            return next(connection);
+                        });
+                        ConnectionPipeline.Apply(listen, config with { Listeners = config.Listeners with { Tls = config.Listeners.Tls with { CertFile = null } } });
+                        return;
+                    }
                     ConnectionPipeline.Apply(listen, config);
                 });
             }
         });
         builder.Services.AddHttpForwarder();
+        if (config.Http.Compression.Enabled)
+        {
+            Compression.AddTo(builder.Services, config.Http.Compression);
+        }
         // Registered after Kestrel's own socket transport, so Kestrel binds with this one.
         builder.Services.AddSingleton<RetirableTransport>();
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(sp => sp.GetRequiredService<RetirableTransport>());
@@ -84,10 +100,66 @@ public sealed class FrontGeneration : IAsyncDisposable
             return next(context);
         });
         _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
+        var errorPages = new ErrorPages(config.Http.ErrorPages);
+        UseHttpFeatures(config, routing, listeners, redirectKeys, errorPages);
         var internalRedirects = StaticFilesSetup.Use(_app, config.Static.Mappings);
         var forwarding = new ForwardingHandler(_app.Services.GetRequiredService<IHttpForwarder>(), routing.Sockets,
-            routing.Dispatcher, routing.InFlight, config, internalRedirects);
+            routing.Dispatcher, routing.InFlight, config, internalRedirects, errorPages);
         _app.Run(forwarding.InvokeAsync);
+    }
+
+    /// <summary>nginx's common directives, in the order nginx applies them: redirect, HSTS, limits, then compression
+    /// of whatever the static files or the app answer.</summary>
+    private void UseHttpFeatures(GunicornConfig config, FrontRouting routing, IReadOnlyCollection<ListenerSet.Listener> listeners,
+        IReadOnlySet<string> redirectKeys, ErrorPages errorPages)
+    {
+        var http = config.Http;
+        if (redirectKeys.Count > 0)
+        {
+            var redirect = new HttpsRedirect(http.HttpsRedirectStatus, http.HttpsPort > 0 ? http.HttpsPort : HttpsPortOf(listeners, redirectKeys),
+                config.Limits.HealthPath);
+            _app.Use(redirect.InvokeAsync);
+        }
+        if (http.StrictTransportSecurity is not null || http.ClientLimits.Enabled)
+        {
+            // The client's address and scheme are needed before static files; the forwarder reuses them.
+            var trusted = new TrustedPeers(config.Proxy.ForwardedAllowIps);
+            _app.Use(async (context, next) =>
+            {
+                if (await ForwardingHandler.ResolveIdentityAsync(context, trusted, config.Proxy))
+                {
+                    await next(context);
+                }
+            });
+            if (http.StrictTransportSecurity is { } hsts)
+            {
+                _app.Use(new StrictTransportSecurity(hsts).InvokeAsync);
+            }
+            if (http.ClientLimits.Enabled)
+            {
+                var limits = routing.ClientLimitsFor(http.ClientLimits);
+                _app.Use((context, next) => limits.InvokeAsync(context, next, trusted, errorPages));
+            }
+        }
+        if (http.Compression.Enabled)
+        {
+            _app.UseResponseCompression();
+        }
+    }
+
+    /// <summary>The port of the first TCP listener that serves HTTPS (the redirects' target).</summary>
+    private static int HttpsPortOf(IReadOnlyCollection<ListenerSet.Listener> listeners, IReadOnlySet<string> redirectKeys)
+    {
+        foreach (var listener in listeners)
+        {
+            var colon = listener.Address.LastIndexOf(':');
+            if (!redirectKeys.Contains(listener.Key) && !listener.Address.StartsWith("unix:", StringComparison.Ordinal)
+                && colon > 0 && int.TryParse(listener.Address[(colon + 1)..], out var port))
+            {
+                return port;
+            }
+        }
+        return 443;
     }
 
     public Task StartAsync() => _app.StartAsync();
@@ -143,6 +215,26 @@ public sealed class FrontRouting(int queueLimit)
     public WorkerSockets Sockets { get; } = new();
     public WorkerDispatcher Dispatcher { get; } = new(queueLimit);
     public InFlightRequests InFlight { get; } = new();
+
+    private ClientLimits? _clientLimits;
+
+    /// <summary>The per-client limiters for these settings: the same instance (and counters) while a reload keeps
+    /// them, a new one when they change. The old one is left to the collector: requests of the retiring generation
+    /// may still hold its leases.</summary>
+    public ClientLimits ClientLimitsFor(ClientLimitsConfig config)
+    {
+        lock (this)
+        {
+            if (_clientLimits?.Config != config)
+            {
+                _clientLimits = new ClientLimits(config);
+            }
+            return _clientLimits;
+        }
+    }
+
+    /// <summary>For ctl status; null when no limit is configured.</summary>
+    public ClientLimits? CurrentClientLimits => _clientLimits;
 
     private volatile bool _draining;
 

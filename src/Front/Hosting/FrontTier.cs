@@ -36,7 +36,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     /// <exception cref="IOException">A bind could not be opened.</exception>
     public async Task<IReadOnlyList<string>> StartAsync()
     {
-        _current = await StartAsync(_config, _listeners.Prepare(_config.Listeners.Bind, _config.Listeners.Backlog));
+        _current = await StartAsync(_config, _listeners.Prepare(AllBinds(_config), _config.Listeners.Backlog));
         return Addresses(_config);
     }
 
@@ -49,7 +49,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     {
         var before = Addresses(_config);
         var old = _current!;
-        var change = _listeners.Prepare(config.Listeners.Bind, config.Listeners.Backlog);
+        var change = _listeners.Prepare(AllBinds(config), config.Listeners.Backlog);
         _current = await StartAsync(config, change);
         var dropped = change.Dropped;
         _routing.Dispatcher.QueueLimit = config.Limits.RequestQueueSize;
@@ -108,8 +108,21 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         }
     }
 
-    private IReadOnlyList<string> Addresses(GunicornConfig config) =>
-        _listeners.Current.Select(l => (config.Listeners.Tls.Enabled ? "https://" : "http://") + l.Address).ToList();
+    private IReadOnlyList<string> Addresses(GunicornConfig config)
+    {
+        var redirects = config.Http.HttpsRedirectBind.Select(b => b.ToString()).ToHashSet();
+        return _listeners.Current.Select(l => redirects.Contains(l.Key)
+            ? "http://" + l.Address + " (redirects to HTTPS)"
+            : (config.Listeners.Tls.Enabled ? "https://" : "http://") + l.Address).ToList();
+    }
+
+    /// <summary>The listeners a configuration wants: bind, and the plaintext ones that redirect to it.</summary>
+    private static IReadOnlyList<Gunicorn.Settings.Types.BindAddress> AllBinds(GunicornConfig config) =>
+        [.. config.Listeners.Bind, .. config.Http.HttpsRedirectBind];
+
+    public string? DescribeClientLimits() => _routing.CurrentClientLimits is { } limits
+        ? $"{limits.Counts.RefusedByRate} refused by limit_req_rate, {limits.Counts.Delayed} delayed, {limits.Counts.RefusedByConnections} refused by limit_conn"
+        : null;
 
     public void Publish(IReadOnlyList<WorkerEndpoint> ready)
     {

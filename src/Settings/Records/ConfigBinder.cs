@@ -108,10 +108,36 @@ public static class ConfigBinder
         new StaticConfig(
             s.Get(FrontStaticSettings.Static),
             s.Get(ServerMechanicsSettings.Sendfile)),
+        new HttpFeaturesConfig(
+            new CompressionConfig(
+                s.Get(FrontHttpSettings.Gzip),
+                s.Get(FrontHttpSettings.Brotli),
+                s.Get(FrontHttpSettings.GzipTypes),
+                s.Get(FrontHttpSettings.GzipMinLength),
+                s.Get(FrontHttpSettings.GzipCompLevel),
+                s.Get(FrontHttpSettings.BrotliCompLevel)),
+            s.Get(FrontHttpSettings.HttpsRedirectBind),
+            s.Get(FrontHttpSettings.HttpsRedirectStatus),
+            s.Get(FrontHttpSettings.HttpsPort),
+            StrictTransportSecurity(s.Get(FrontHttpSettings.HstsMaxAge), s.Get(FrontHttpSettings.HstsIncludeSubdomains), s.Get(FrontHttpSettings.HstsPreload)),
+            s.PathMap(FrontHttpSettings.ErrorPage).ToDictionary(e => int.Parse(e.Key, System.Globalization.CultureInfo.InvariantCulture), e => e.Value),
+            new ClientLimitsConfig(
+                s.Get(FrontHttpSettings.LimitReqRate) is { } rate ? FrontHttpSettings.ParseRate(rate) : null,
+                s.Get(FrontHttpSettings.LimitReqBurst),
+                s.Get(FrontHttpSettings.LimitReqNodelay),
+                s.Get(FrontHttpSettings.LimitReqStatus),
+                s.Get(FrontHttpSettings.LimitConn),
+                s.Get(FrontHttpSettings.LimitConnStatus),
+                s.Get(FrontHttpSettings.LimitPaths))),
         new StatsdConfig(
             s.Get(InstrumentationSettings.StatsdHost),
             s.Get(InstrumentationSettings.StatsdPrefix)),
         configSource);
+
+    /// <summary>The header value, or null when hsts_max_age is 0.</summary>
+    private static string? StrictTransportSecurity(double maxAge, bool includeSubdomains, bool preload) => maxAge <= 0
+        ? null
+        : $"max-age={(long)maxAge}" + (includeSubdomains ? "; includeSubDomains" : "") + (preload ? "; preload" : "");
 
     /// <summary>Reads settings and remembers which were read.</summary>
     private sealed class Reader(ResolvedSettings settings)
@@ -130,6 +156,14 @@ public static class ConfigBinder
             Read.Add(setting);
             var (value, origin) = settings[setting];
             return value is string path ? origin.ResolvePath(path) : null;
+        }
+
+        /// <summary>A mapping whose values are paths, made absolute against where it was written.</summary>
+        public IReadOnlyDictionary<string, string> PathMap(Setting<IReadOnlyDictionary<string, string>> setting)
+        {
+            Read.Add(setting);
+            var origin = settings[setting].Origin;
+            return settings.Get(setting).ToDictionary(e => e.Key, e => origin.ResolvePath(e.Value));
         }
     }
 }

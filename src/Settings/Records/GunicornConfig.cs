@@ -14,6 +14,7 @@ public sealed record GunicornConfig(
     HooksConfig Hooks,
     ProxyConfig Proxy,
     StaticConfig Static,
+    HttpFeaturesConfig Http,
     StatsdConfig Statsd,
     string ConfigSource);
 
@@ -118,5 +119,33 @@ public sealed record ProxyConfig(
     string HeaderMap);
 
 public sealed record StaticConfig(IReadOnlyList<StaticMapping> Mappings, bool Sendfile);
+
+/// <summary>nginx's common directives: compression, HTTPS redirects and HSTS, error pages, per-client limits.</summary>
+public sealed record HttpFeaturesConfig(
+    CompressionConfig Compression,
+    IReadOnlyList<BindAddress> HttpsRedirectBind,
+    int HttpsRedirectStatus,
+    int HttpsPort,
+    string? StrictTransportSecurity,
+    IReadOnlyDictionary<int, string> ErrorPages,
+    ClientLimitsConfig ClientLimits);
+
+public sealed record CompressionConfig(bool Gzip, bool Brotli, IReadOnlyList<string> Types, long MinLength, int GzipLevel, int BrotliLevel)
+{
+    public bool Enabled => Gzip || Brotli;
+}
+
+/// <summary>limit_req and limit_conn per client address. Records compare by value: equal limits keep their counters on reload.</summary>
+public sealed record ClientLimitsConfig(double? RequestsPerSecond, int Burst, bool NoDelay, int RequestStatus, int Connections, int ConnectionStatus, IReadOnlyList<string> Paths)
+{
+    public bool Enabled => RequestsPerSecond is not null || Connections > 0;
+
+    public bool Equals(ClientLimitsConfig? other) => other is not null
+        && RequestsPerSecond == other.RequestsPerSecond && Burst == other.Burst && NoDelay == other.NoDelay
+        && RequestStatus == other.RequestStatus && Connections == other.Connections
+        && ConnectionStatus == other.ConnectionStatus && Paths.SequenceEqual(other.Paths);
+
+    public override int GetHashCode() => HashCode.Combine(RequestsPerSecond, Burst, NoDelay, Connections);
+}
 
 public sealed record StatsdConfig(string? Host, string Prefix);

@@ -15,5 +15,6 @@ public sealed record Section(string Title, int Order, string Summary)
     public static readonly Section WorkerProcesses = new("Worker Processes", 10, "The pool of worker processes and how the master supervises it.");
     public static readonly Section FrontStatic = new("Front: Static Files", 11, "Files served by the front tier before anything is forwarded to a worker (nginx's `location` + `root`).");
     public static readonly Section FrontLimits = new("Front: Client Limits and Buffering", 12, "Protection against large and slow clients, formerly nginx's job.");
-    public static readonly Section Instrumentation = new("Instrumentation", 13, "Metrics sent to StatsD.");
+    public static readonly Section FrontHttp = new("Front: Compression, Redirects, Error Pages and Limits", 13, "What nginx's common directives did in front of gunicorn: gzip, HTTPS redirects and HSTS, error_page, limit_req and limit_conn.");
+    public static readonly Section Instrumentation = new("Instrumentation", 14, "Metrics sent to StatsD.");
 }

@@ -22,6 +22,7 @@ public static class SettingsRegistry
         // (Named one by one: a native build keeps only the class constructors it can see. A test checks none is missing.)
         RuntimeHelpers.RunClassConstructor(typeof(ConfigFileSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(DebuggingSettings).TypeHandle);
+        RuntimeHelpers.RunClassConstructor(typeof(FrontHttpSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(FrontLimitSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(FrontStaticSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(InstrumentationSettings).TypeHandle);

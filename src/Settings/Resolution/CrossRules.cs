@@ -56,6 +56,25 @@ internal static class CrossRules
             RequireExisting(settings, file, File.Exists, "file", errors);
         }
         RequireExisting(settings, ServerMechanicsSettings.Chdir, Directory.Exists, "directory", errors);
+        var (pages, pagesOrigin) = settings[FrontHttpSettings.ErrorPage];
+        foreach (var (status, page) in (IReadOnlyDictionary<string, string>)pages!)
+        {
+            if (!File.Exists(pagesOrigin.ResolvePath(page)))
+            {
+                errors.Add(new SettingsError(pagesOrigin, FrontHttpSettings.ErrorPage.Key,
+                    $"the page for {status}, \"{pagesOrigin.ResolvePath(page)}\", does not exist. Fix the path or remove the entry."));
+            }
+        }
+        if (settings.Get(FrontHttpSettings.HttpsRedirectBind).Count > 0 && settings.Get(SslSettings.CertFile) is null)
+        {
+            errors.Add(new SettingsError(settings[FrontHttpSettings.HttpsRedirectBind].Origin, FrontHttpSettings.HttpsRedirectBind.Key,
+                "redirects to HTTPS, but no listener speaks it: certfile is not set. Set certfile and keyfile (bind then serves HTTPS), or remove https_redirect_bind."));
+        }
+        if (settings.Get(FrontHttpSettings.HttpsRedirectBind).FirstOrDefault(r => settings.Get(ServerSocketSettings.Bind).Any(b => b.ToString() == r.ToString())) is { } both)
+        {
+            errors.Add(new SettingsError(settings[FrontHttpSettings.HttpsRedirectBind].Origin, FrontHttpSettings.HttpsRedirectBind.Key,
+                $"{both} is also in bind. One address serves HTTPS or redirects to it, not both: remove it from one of them."));
+        }
         if (settings.Get(ConfigFileSettings.WsgiApp) is { } app && app.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
         {
             var origin = settings[ConfigFileSettings.WsgiApp].Origin;
