@@ -74,7 +74,7 @@ public class TlsTests
         SslOptions = { EnabledSslProtocols = protocols, RemoteCertificateValidationCallback = (_, _, _, _) => true },
     });
 
-    private static void WriteSelfSignedPem(string dir)
+    internal static void WriteSelfSignedPem(string dir)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
