@@ -20,6 +20,7 @@ public sealed class FrontGeneration : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly RetirableTransport _transport;
     private readonly AccessLogWriter? _accessLog;
+    private CompressedStaticCache? _staticCache;
     private readonly TaskCompletionSource _connectionsClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _connections;
     private volatile bool _retiring;
@@ -143,6 +144,12 @@ public sealed class FrontGeneration : IAsyncDisposable
         }
         if (http.Compression.Enabled)
         {
+            if (http.Compression.CacheSize > 0 && config.Static.Mappings.Count > 0)
+            {
+                _staticCache = new CompressedStaticCache(config.Static.Mappings, http.Compression, http.Compression.CacheSize,
+                    _app.Services.GetRequiredService<Microsoft.AspNetCore.ResponseCompression.IResponseCompressionProvider>());
+                _app.Use(_staticCache.InvokeAsync);
+            }
             _app.UseResponseCompression();
         }
     }
@@ -202,6 +209,7 @@ public sealed class FrontGeneration : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
+        _staticCache?.Dispose();
         if (_accessLog is not null)
         {
             await _accessLog.DisposeAsync();

@@ -130,7 +130,7 @@ public sealed record HttpFeaturesConfig(
     IReadOnlyDictionary<int, string> ErrorPages,
     ClientLimitsConfig ClientLimits);
 
-public sealed record CompressionConfig(bool Gzip, bool Brotli, IReadOnlyList<string> Types, long MinLength, int GzipLevel, int BrotliLevel)
+public sealed record CompressionConfig(bool Gzip, bool Brotli, IReadOnlyList<string> Types, long MinLength, int GzipLevel, int BrotliLevel, long CacheSize)
 {
     public bool Enabled => Gzip || Brotli;
 }

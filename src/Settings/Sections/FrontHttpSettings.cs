@@ -68,6 +68,21 @@ public static class FrontHttpSettings
         Doc = "gzip's level, 1 (fastest) to 9 (smallest), as nginx's `gzip_comp_level` (default 1).",
     };
 
+    public static readonly Setting<long> CompressionCacheSize = new()
+    {
+        Key = "compression_cache_size",
+        Section = Section.FrontHttp,
+        Cli = ["--compression-cache-size"],
+        Meta = "SIZE",
+        Type = Quantities.Bytes,
+        Default = 64 * 1024 * 1024,
+        Doc = """
+            Memory for compressed static files: a file is compressed once per version (size and mtime) and coding,
+            then served from here; least recently used entries leave first, and files over an eighth of this size
+            are compressed on every request. 0: no cache (every request compresses, as nginx without `gzip_static`).
+            """,
+    };
+
     public static readonly Setting<bool> Brotli = new()
     {
         Key = "brotli",

@@ -146,6 +146,39 @@ public class CompressionTests(CompressionTests.Site site) : IClassFixture<Compre
         Assert.Equal(new string('x', 2000), Encoding.ASCII.GetString(Decode("gzip", await css.Content.ReadAsByteArrayAsync())));
     }
 
+    [Fact]
+    public async Task HotStaticFile_IsCompressedOnce_PerVersion()
+    {
+        var file = Path.Combine(site.Directory, "public", "cached.html");
+        var version1 = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("<p>version one</p>\n", 400)));
+        File.WriteAllBytes(file, version1);
+        var modified = DateTime.UtcNow.AddMinutes(-10);
+        File.SetLastWriteTimeUtc(file, modified);
+
+        var first = await GetAsync("/static/cached.html", "gzip");
+        var second = await GetAsync("/static/cached.html", "gzip");
+        Assert.Equal(version1, Decode("gzip", await first.Content.ReadAsByteArrayAsync()));
+        Assert.Equal(version1, Decode("gzip", await second.Content.ReadAsByteArrayAsync()));
+        Assert.Equal(first.Headers.ETag, second.Headers.ETag);
+        Assert.Equal(["gzip"], second.Content.Headers.ContentEncoding);
+        Assert.Contains("Accept-Encoding", second.Headers.Vary);
+        Assert.Equal("text/html", second.Content.Headers.ContentType?.MediaType);
+
+        // The cache is keyed like the ETag (size and mtime): the same bytes rewritten behind the file's back with
+        // its old mtime are still answered from memory, which proves the answer did not come from a new compression...
+        var sameShape = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("<p>version two</p>\n", 400)));
+        File.WriteAllBytes(file, sameShape);
+        File.SetLastWriteTimeUtc(file, modified);
+        Assert.Equal(version1, Decode("gzip", await (await GetAsync("/static/cached.html", "gzip")).Content.ReadAsByteArrayAsync()));
+        // ...while a real edit (new mtime) is compressed afresh, and br has its own entry.
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow);
+        Assert.Equal(sameShape, Decode("gzip", await (await GetAsync("/static/cached.html", "gzip")).Content.ReadAsByteArrayAsync()));
+        Assert.Equal(sameShape, Decode("br", await (await GetAsync("/static/cached.html", "br")).Content.ReadAsByteArrayAsync()));
+
+        var conditional = await GetAsync("/static/cached.html", "gzip", r => r.Headers.TryAddWithoutValidation("If-None-Match", second.Headers.ETag!.ToString()));
+        Assert.Equal(HttpStatusCode.OK, conditional.StatusCode); // the ETag changed with the edit
+    }
+
     [SkippableTheory]
     [InlineData("gzip")]
     [InlineData("br")]
