@@ -24,6 +24,13 @@ def static_root():
     for name, size in (("1k.bin", 1024), ("1m.bin", 1024 * 1024)):
         with open(os.path.join(root, name), "wb") as f:
             f.write(os.urandom(size))
+    # A 100 KiB HTML page that compresses like real markup (repetitive tags, varying text).
+    rows, i = [], 0
+    while sum(len(r) for r in rows) < 100 * 1024:
+        rows.append('<tr class="row-%d"><td>%d</td><td>item %x</td><td>%s</td></tr>\n' % (i % 7, i, i * 7919, "lorem ipsum " * (i % 5)))
+        i += 1
+    with open(os.path.join(root, "100k.html"), "w") as f:
+        f.write("<html><body><table>\n" + "".join(rows) + "</table></body></html>\n")
     os.chmod(root, 0o755)
     return root
 
@@ -35,6 +42,12 @@ def scenarios(root):
          lambda: OursStatic(root, "/static/1k.bin"), lambda: NginxStatic(root, "/static/1k.bin")),
         ("static-1m", "MiB/s >= 1.0x nginx",
          lambda: OursStatic(root, "/static/1m.bin"), lambda: NginxStatic(root, "/static/1m.bin")),
+        ("gzip-100k", "req/s >= 0.8x nginx gzip_comp_level 6 (both compress every request)",
+         lambda: OursStatic(root, "/static/100k.html", gzip_level=6, cache=False),
+         lambda: NginxStatic(root, "/static/100k.html", gzip_level=6)),
+        ("gzip-100k-cached", "req/s >= 1.0x nginx gzip_comp_level 6 (ours with its compressed cache)",
+         lambda: OursStatic(root, "/static/100k.html", gzip_level=6),
+         lambda: NginxStatic(root, "/static/100k.html", gzip_level=6)),
         ("wsgi-hello", "req/s >= 2.0x nginx+gunicorn",
          lambda: Ours("hello:app", WORKERS), lambda: NginxGunicorn("hello:app", WORKERS)),
         ("flask-hello", "req/s >= 1.3x nginx+gunicorn; PSS <= 1.5x; startup <= 1.5 s",

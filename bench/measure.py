@@ -84,8 +84,9 @@ def parse_wrk(out):
     return requests, errors
 
 
-def wrk(url, seconds, connections=32):
-    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency", url],
+def wrk(url, seconds, connections=32, headers=()):
+    out = subprocess.run(["wrk", "-t2", "-c%d" % connections, "-d%ds" % seconds, "--latency"]
+                         + [arg for h in headers for arg in ("-H", h)] + [url],
                          capture_output=True, text=True, check=True).stdout
     requests, errors = parse_wrk(out)
     transfer = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
@@ -141,12 +142,12 @@ def measure(setup, seconds, warmup):
     The cold figure shows a warm-up cliff: a JIT recompiles hot code with profile data during the first seconds under
     load, so every restart, reload and recycle would pay a slow period that the steady figure hides."""
     startup = wait_for_200(setup.url)
-    cold = wrk(setup.url, COLD_SECONDS)
-    wrk(setup.url, warmup)
+    cold = wrk(setup.url, COLD_SECONDS, headers=setup.headers)
+    wrk(setup.url, warmup, headers=setup.headers)
     pids = setup.pids()
     before = cpu_seconds(pids)
     front_before = cpu_seconds(setup.front_pids())
-    result = wrk(setup.url, seconds)
+    result = wrk(setup.url, seconds, headers=setup.headers)
     requests = max(result["requests"], 1)
     result["cpu_us_per_request"] = (cpu_seconds(setup.pids()) - before) * 1e6 / requests
     if setup.front_pids():
@@ -154,7 +155,7 @@ def measure(setup, seconds, warmup):
     result["rss_kib"], result["pss_kib"] = memory_kib(setup.pids())
     # Counted in a run of its own: tracing every syscall costs CPU, which must not show in the figure above.
     stop_counting = count_kernel_events(setup.front_pids())
-    counted = wrk(setup.url, COUNT_SECONDS)
+    counted = wrk(setup.url, COUNT_SECONDS, headers=setup.headers)
     result.update(stop_counting(max(counted["requests"], 1)))
     if hasattr(setup, "master_pids"):
         result["master_pss_kib"] = memory_kib(setup.master_pids())[1]

@@ -27,6 +27,10 @@ def targets(data):
 
     check("static 1 KiB: req/s >= 1.0x nginx", ratio(data, "static-1k", "rps"), lambda v: v >= 1.0, "%.2fx")
     check("static 1 MiB: MiB/s >= 1.0x nginx", ratio(data, "static-1m", "mib_per_s"), lambda v: v >= 1.0, "%.2fx")
+    check("100 KiB HTML, gzip level 6 on the fly: req/s >= 0.8x nginx", ratio(data, "gzip-100k", "rps"),
+          lambda v: v >= 0.8, "%.2fx")
+    check("100 KiB HTML, gzip level 6 with the compressed cache: req/s >= 1.0x nginx", ratio(data, "gzip-100k-cached", "rps"),
+          lambda v: v >= 1.0, "%.2fx")
     check("pure WSGI hello: req/s >= 2.0x nginx+gunicorn", ratio(data, "wsgi-hello", "rps"), lambda v: v >= 2.0,
           "%.2fx")
     check("Flask hello: req/s >= 1.3x nginx+gunicorn", ratio(data, "flask-hello", "rps"), lambda v: v >= 1.3, "%.2fx")

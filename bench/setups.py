@@ -21,6 +21,7 @@ QUIET_ASPNET = {"Logging__LogLevel__Default": "Warning", "ASPNETCORE_ENVIRONMENT
 
 class Setup:
     name = "setup"
+    headers = ()  # request headers wrk sends, e.g. Accept-Encoding for the compression scenarios
 
     def __init__(self, path="/"):
         self.processes = []
@@ -84,6 +85,7 @@ worker_processes auto; pid %(tmp)s/nginx.pid; error_log %(tmp)s/nginx-error.log;
 events { worker_connections 1024; }
 http {
   access_log off; sendfile on; tcp_nopush on; keepalive_timeout 65;
+  %(http_extra)s
   client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s; fastcgi_temp_path %(tmp)s; uwsgi_temp_path %(tmp)s;
   scgi_temp_path %(tmp)s;
   %(upstream)s
@@ -99,10 +101,11 @@ class Nginx(Setup):
     """nginx alone (static files) or in front of gunicorn."""
     name = "nginx"
 
-    def start_nginx(self, upstream, locations):
+    def start_nginx(self, upstream, locations, http_extra=""):
         conf = os.path.join(self.tmp, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_HTTP % {"tmp": self.tmp, "port": self.port, "upstream": upstream, "locations": locations})
+            f.write(NGINX_HTTP % {"tmp": self.tmp, "port": self.port, "upstream": upstream, "locations": locations,
+                                  "http_extra": http_extra})
         self.start(["/usr/sbin/nginx", "-c", conf, "-p", self.tmp], "nginx.log")
         self.nginx = self.processes[-1]
 
@@ -137,14 +140,24 @@ class NginxGunicorn(Nginx):
 
 
 class NginxStatic(Nginx):
-    def __init__(self, root, path):
+    def __init__(self, root, path, gzip_level=0):
         super().__init__(path)
-        self.start_nginx("", "location /static/ { alias %s/; }" % root)
+        if gzip_level:
+            self.name = "nginx gzip %d" % gzip_level
+            self.headers = ("Accept-Encoding: gzip",)
+        self.start_nginx("", "location /static/ { alias %s/; }" % root,
+                         "gzip on; gzip_comp_level %d; gzip_types text/html;" % gzip_level if gzip_level else "")
 
 
 class OursStatic(Ours):
-    def __init__(self, root, path):
-        super().__init__("@hello", 1, path, config="static:\n  /static: %s\n" % root)
+    def __init__(self, root, path, gzip_level=0, cache=True):
+        config = "static:\n  /static: %s\n" % root
+        if gzip_level:
+            config += "gzip: true\ngzip_comp_level: %d\ncompression_cache_size: %s\n" % (gzip_level, "64m" if cache else "0")
+        super().__init__("@hello", 1, path, config=config)
+        if gzip_level:
+            self.name = "gunicorn-net gzip %d%s" % (gzip_level, " cached" if cache else "")
+            self.headers = ("Accept-Encoding: gzip",)
 
 
 class BareKestrel(Setup):
