@@ -86,18 +86,21 @@ def tables(data):
         "## Measurements",
         "",
         "| scenario | setup | req/s | first 3 s req/s | MiB/s | p50 ms | p99 ms | CPU us/req | front CPU us/req"
-        " | RSS MiB | PSS MiB | master PSS | PSS per worker | startup s | errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | front context switches/req | front syscalls/req | RSS MiB | PSS MiB | master PSS | PSS per worker | startup s | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for scenario, s in data["scenarios"].items():
         for role in ("ours", "reference"):
             rows = s[role]
             front = median(rows, "front_cpu_us_per_request")
             master, worker = median(rows, "master_pss_kib") / 1024, median(rows, "worker_pss_kib") / 1024
-            lines.append("| %s | %s | %.0f | %.0f | %.1f | %.2f | %.2f | %.1f | %s | %.1f | %.1f | %s | %s | %.2f | %d |" % (
+            switches, syscalls = median(rows, "front_switches_per_request"), median(rows, "front_syscalls_per_request")
+            lines.append("| %s | %s | %.0f | %.0f | %.1f | %.2f | %.2f | %.1f | %s | %s | %s | %.1f | %.1f | %s | %s | %.2f | %d |" % (
                 scenario, rows[0]["setup"], median(rows, "rps"), median(rows, "cold_rps"), median(rows, "mib_per_s"),
                 median(rows, "p50_ms"), median(rows, "p99_ms"), median(rows, "cpu_us_per_request"),
-                "%.1f" % front if front == front else "-", median(rows, "rss_kib") / 1024,
+                "%.1f" % front if front == front else "-",
+                "%.2f" % switches if switches == switches else "-", "%.1f" % syscalls if syscalls == syscalls else "-",
+                median(rows, "rss_kib") / 1024,
                 median(rows, "pss_kib") / 1024, "%.1f" % master if master == master else "-",
                 "%.1f" % worker if worker == worker else "-", median(rows, "startup_s"), sum(r["errors"] for r in rows)))
     lines += ["", "Ratios (ours / reference; above 1 is better for req/s and CPU efficiency, below 1 for memory):", "",
