@@ -80,6 +80,10 @@ public sealed class FrontGeneration : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(sp => sp.GetRequiredService<RetirableTransport>());
         _app = builder.Build();
         _transport = _app.Services.GetRequiredService<RetirableTransport>();
+        if (routing.StatsdFor(config.Statsd) is { } statsd)
+        {
+            _app.Use(statsd.InvokeAsync);
+        }
         if (config.Logging.AccessLog is { } accessLog)
         {
             _accessLog = new AccessLogWriter(accessLog);
@@ -240,6 +244,24 @@ public sealed class FrontRouting(int queueLimit)
             return _clientLimits;
         }
     }
+
+    private (StatsdConfig Config, Gunicorn.Front.Metrics.StatsdClient? Client)? _statsd;
+
+    /// <summary>The StatsD client for these settings (null when statsd_host is unset); replaced when a reload changes them.</summary>
+    public Gunicorn.Front.Metrics.StatsdClient? StatsdFor(StatsdConfig config)
+    {
+        lock (this)
+        {
+            if (_statsd is not { } current || current.Config != config)
+            {
+                _statsd?.Client?.Dispose();
+                _statsd = (config, Gunicorn.Front.Metrics.StatsdClient.Create(config));
+            }
+            return _statsd.Value.Client;
+        }
+    }
+
+    public Gunicorn.Front.Metrics.StatsdClient? Statsd => _statsd?.Client;
 
     /// <summary>For ctl status; null when no limit is configured.</summary>
     public ClientLimits? CurrentClientLimits => _clientLimits;

@@ -130,6 +130,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         _routing.Sockets.SetPaths(ready.Select(w => KeyValuePair.Create(w.Key, w.SocketPath)));
         _routing.Dispatcher.Publish(ready);
         _routing.InFlight.Prune(ready.Select(w => w.Key).ToHashSet());
+        _routing.Statsd?.Workers(ready.Count);
     }
 
     public int InFlight(string workerKey) => _routing.InFlight.Count(workerKey);

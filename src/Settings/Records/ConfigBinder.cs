@@ -132,7 +132,8 @@ public static class ConfigBinder
                 s.Get(FrontHttpSettings.LimitPaths))),
         new StatsdConfig(
             s.Get(InstrumentationSettings.StatsdHost),
-            s.Get(InstrumentationSettings.StatsdPrefix)),
+            s.Get(InstrumentationSettings.StatsdPrefix),
+            s.Get(InstrumentationSettings.DogstatsdTags)),
         configSource);
 
     /// <summary>The header value, or null when hsts_max_age is 0.</summary>

@@ -148,4 +148,4 @@ public sealed record ClientLimitsConfig(double? RequestsPerSecond, int Burst, bo
     public override int GetHashCode() => HashCode.Combine(RequestsPerSecond, Burst, NoDelay, Connections);
 }
 
-public sealed record StatsdConfig(string? Host, string Prefix);
+public sealed record StatsdConfig(string? Host, string Prefix, string? DogstatsdTags);

@@ -65,8 +65,16 @@ public static class ErrorLog
     public static void Error(string message) => Write(3, message);
     public static void Critical(string message) => Write(4, message);
 
+    /// <summary>Called with "warning", "error" or "critical" for every such line, before the level filter (StatsD's
+    /// gunicorn.log.* counters count them as gunicorn does).</summary>
+    public static Action<string>? Counted { get; set; }
+
     private static void Write(int level, string message)
     {
+        if (level >= 2)
+        {
+            Counted?.Invoke(Levels[level]);
+        }
         if (level < _minimum)
         {
             return;
