@@ -5,8 +5,8 @@ set -euo pipefail
 packages=(clang zlib1g-dev python3 libpython3.11)
 if [ "${1:-}" = "tests" ]; then
   # gunicorn is the reference the access-log test compares against; curl and h2load (nghttp2-client) drive the TLS
-  # and HTTP/2 acceptance tests; Flask and Django are the sample apps.
-  packages+=(python3-flask python3-django gunicorn curl nghttp2-client)
+  # and HTTP/2 acceptance tests; Flask and Django are the sample apps; systemd's systemd-analyze verifies deploy/'s units.
+  packages+=(python3-flask python3-django gunicorn curl nghttp2-client systemd)
 fi
 need=()
 for pkg in "${packages[@]}"; do
