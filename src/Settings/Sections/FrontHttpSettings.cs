@@ -119,8 +119,8 @@ public static class FrontHttpSettings
         Type = BindAddress.ListType,
         Default = [],
         Doc = """
-            Plaintext listeners (e.g. `0.0.0.0:80`) that answer every request with a redirect to the same host and
-            path over HTTPS, as nginx's `server { listen 80; return 301 https://$host$request_uri; }`. Needs
+            Plaintext listeners, such as `0.0.0.0:80`, that answer every request with a redirect to the same host
+            and path over HTTPS, as nginx's `server { listen 80; return 301 https://$host$request_uri; }`. Needs
             `certfile` (the HTTPS side is `bind`). `health_path` is still answered there, and static files under
             `/.well-known/acme-challenge/` are served (certificate renewal).
             """,
@@ -303,7 +303,7 @@ public static class FrontHttpSettings
         Type = Collections.PathPrefixList,
         Default = [],
         Doc = """
-            URL path prefixes (e.g. `/login`, `/api`) that `limit_req_rate` and `limit_conn` apply to, as nginx's
+            URL path prefixes, such as `/login` or `/api`, that `limit_req_rate` and `limit_conn` apply to, as nginx's
             limits inside a `location`. Empty: every request.
             """,
     };
