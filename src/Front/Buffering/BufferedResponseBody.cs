@@ -5,7 +5,7 @@ namespace Gunicorn.Front.Buffering;
 /// (memory, then a temporary file) so the worker is free at once; the front then sends it to the client at the
 /// client's pace. A worker response with <c>X-Accel-Buffering: no</c> switches to streaming (server-sent events).
 /// </summary>
-public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSpan sendTimeout) : Stream
+public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSpan sendTimeout) : WriteOnlyStream
 {
     private readonly SpillingBuffer _buffer = new(memoryLimit);
     private bool _streaming;
@@ -97,13 +97,4 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
         await _buffer.DisposeAsync();
         await base.DisposeAsync();
     }
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -115,7 +115,7 @@ public sealed class CompressedStaticCache : IDisposable
     public void Dispose() => _entries.Dispose();
 
     /// <summary>Passes writes through and keeps a copy, up to a limit (beyond it, nothing is kept).</summary>
-    private sealed class CapturingStream(Stream inner, long limit) : Stream
+    private sealed class CapturingStream(Stream inner, long limit) : Buffering.WriteOnlyStream
     {
         private MemoryStream? _copy = new();
 
@@ -153,21 +153,5 @@ public sealed class CompressedStaticCache : IDisposable
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
         public override void Flush() => inner.Flush();
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
