@@ -25,7 +25,7 @@ public sealed class HttpsRedirect(int status, int httpsPort, string? healthPath)
         {
             return next(context);
         }
-        var host = HostWithoutPort(context.Request.Host.Host is { Length: > 0 } h ? h : context.Connection.LocalIpAddress?.ToString() ?? "localhost");
+        var host = UrlHost(context.Request.Host.Host is { Length: > 0 } h ? h : context.Connection.LocalIpAddress?.ToString() ?? "localhost");
         var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } raw && raw[0] == '/'
             ? raw
             : context.Request.PathBase + context.Request.Path + context.Request.QueryString;
@@ -35,6 +35,6 @@ public sealed class HttpsRedirect(int status, int httpsPort, string? healthPath)
         return Task.CompletedTask;
     }
 
-    private static string HostWithoutPort(string host) =>
+    private static string UrlHost(string host) =>
         host.Contains(':') && !host.StartsWith('[') ? "[" + host + "]" : host; // a bare IPv6 address needs brackets in a URL
 }
