@@ -113,6 +113,7 @@ public sealed partial class Arbiter
         if (config is null)
         {
             ErrorLog.Error("Reload failed: the configuration is invalid (errors above). The current workers keep serving.");
+            Counters.ReloadFailed();
             _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the configuration is invalid (see the error log)";
             return;
         }
@@ -124,6 +125,7 @@ public sealed partial class Arbiter
         catch (Python.PythonUnavailableException e)
         {
             ErrorLog.Error($"Reload failed: App failed to load: {e.Message} The current workers keep serving.");
+            Counters.ReloadFailed();
             _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {e.Message}";
             return;
         }
@@ -169,6 +171,7 @@ public sealed partial class Arbiter
             Retire(old);
         }
         ErrorLog.Info($"Reload complete: {_serving} serving, {previous} draining");
+        Counters.Reloaded();
         SystemdNotify.Ready();
         _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} succeeded: {_serving} serving";
         ReloadAgainIfAsked();
@@ -183,6 +186,7 @@ public sealed partial class Arbiter
             Kill(worker, Posix.SIGKILL);
             worker.MoveTo(WorkerState.Stopping);
         }
+        Counters.ReloadFailed();
         ErrorLog.Error(message ?? $"Reload failed: {reason}. Generation {abandoned.Number} was torn down; generation {_serving.Number} keeps serving.");
         SystemdNotify.Ready();
         _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {reason}; {_serving} kept serving";

@@ -104,6 +104,7 @@ public sealed partial class Arbiter
                 ? $"silent for more than {timeout} s with no request in flight."
                 : $"while serving {request}; raise timeout if requests legitimately take this long."));
             _front.MarkTimedOut(worker.Key);
+            Counters.TimedOut();
             worker.AbortedAt = Stopwatch.GetTimestamp();
             worker.ExitRequested = true;
             if (worker.State == WorkerState.Ready)
@@ -206,6 +207,7 @@ public sealed partial class Arbiter
             return;
         }
         _workers.Add(worker);
+        Counters.Spawned();
         ErrorLog.Info($"Booting worker with pid: {worker.Pid}");
         generation.Hooks.Run("post_fork", config.Hooks.PostFork, new Dictionary<string, string>
         {

@@ -68,6 +68,9 @@ public sealed partial class Arbiter
     /// <summary>USR2: start a new master that inherits the listening sockets (gunicorn's binary upgrade).</summary>
     public Action? StartNewMaster { get; init; }
 
+    /// <summary>Spawns, timeouts, crashes, recycles and reloads so far, for metrics.</summary>
+    public SupervisionCounters Counters { get; } = new();
+
     /// <summary>Workers by state, for status and tests.</summary>
     public IReadOnlyList<WorkerHandle> Workers => _workers;
 
@@ -176,6 +179,7 @@ public sealed partial class Arbiter
         if (worker is { State: WorkerState.Ready, RecycleRequested: false })
         {
             ErrorLog.Info($"Autorestarting worker after current request. (pid:{worker.Pid}, max_requests reached)");
+            Counters.Recycled();
             worker.RecycleRequested = true;
             ManageWorkers();
         }
@@ -238,6 +242,7 @@ public sealed partial class Arbiter
         {
             return;
         }
+        Counters.Crashed();
         if (exitCode is WorkerContract.WorkerBootError or WorkerContract.AppLoadError)
         {
             var reason = exitCode == WorkerContract.AppLoadError ? "App failed to load." : "Worker failed to boot.";

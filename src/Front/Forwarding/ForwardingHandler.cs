@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Gunicorn.Front.Metrics;
 using System.Net;
 using Gunicorn.Front.Buffering;
 using Gunicorn.Front.HttpFeatures;
@@ -195,7 +197,14 @@ public sealed class ForwardingHandler(
     {
         var context = resilience.Properties.GetValue(HttpContextKey, null!);
         var previous = resilience.Properties.GetValue(PreviousWorkerKey, null);
+        var mark = context.Features.Get<PrometheusMetrics.RequestMark>();
+        var queued = mark is null ? 0 : Stopwatch.GetTimestamp();
         var slot = await dispatcher.AcquireAsync(_queueWait, context.RequestAborted, avoid: previous);
+        if (mark is not null)
+        {
+            mark.Forwarded = true;
+            mark.QueueWait += Stopwatch.GetElapsedTime(queued);
+        }
         if (slot is null)
         {
             await errorPages.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "No worker is free to take this request. Try again shortly.\n");
@@ -215,6 +224,7 @@ public sealed class ForwardingHandler(
         }
         if (error == ForwarderError.None || context.Response.HasStarted || context.Features.Get<BufferedResponseBody>()?.HasContent == true)
         {
+            mark?.WorkerAnswered = true;
             return Attempt.Done;
         }
         if (entry.TimedOut)

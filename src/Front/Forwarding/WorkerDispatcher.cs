@@ -33,6 +33,18 @@ public sealed class WorkerDispatcher(int queueLimit)
 
     public bool HasWorkers => Volatile.Read(ref _slots).Length > 0;
 
+    /// <summary>Requests waiting for a free worker now.</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _waiting.Count;
+            }
+        }
+    }
+
     public void Publish(IReadOnlyList<WorkerEndpoint> ready)
     {
         lock (_gate)

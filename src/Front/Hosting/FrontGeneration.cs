@@ -28,6 +28,7 @@ public sealed class FrontGeneration : IAsyncDisposable
     public FrontGeneration(GunicornConfig config, FrontRouting routing, IReadOnlyCollection<ListenerSet.Listener> listeners)
     {
         var redirectKeys = config.Http.HttpsRedirectBind.Select(b => b.ToString()).ToHashSet();
+        var metrics = config.Metrics.Bind is null ? null : routing.Metrics;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
@@ -66,7 +67,7 @@ public sealed class FrontGeneration : IAsyncDisposable
                         ConnectionPipeline.Apply(listen, config with { Listeners = config.Listeners with { Tls = config.Listeners.Tls with { CertFile = null } } });
                         return;
                     }
-                    ConnectionPipeline.Apply(listen, config);
+                    ConnectionPipeline.Apply(listen, config, metrics);
                 });
             }
         });
@@ -80,6 +81,10 @@ public sealed class FrontGeneration : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(sp => sp.GetRequiredService<RetirableTransport>());
         _app = builder.Build();
         _transport = _app.Services.GetRequiredService<RetirableTransport>();
+        if (metrics is not null)
+        {
+            _app.Use(new Gunicorn.Front.Metrics.MetricsMiddleware(metrics, config.Static.Mappings).InvokeAsync);
+        }
         if (routing.StatsdFor(config.Statsd) is { } statsd)
         {
             _app.Use(statsd.InvokeAsync);
@@ -262,6 +267,9 @@ public sealed class FrontRouting(int queueLimit)
     }
 
     public Gunicorn.Front.Metrics.StatsdClient? Statsd => _statsd?.Client;
+
+    /// <summary>Prometheus metrics: one registry for the master's lifetime (counted only while metrics_bind is set).</summary>
+    public Gunicorn.Front.Metrics.PrometheusMetrics Metrics { get; } = new();
 
     /// <summary>For ctl status; null when no limit is configured.</summary>
     public ClientLimits? CurrentClientLimits => _clientLimits;

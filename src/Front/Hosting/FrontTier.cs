@@ -1,6 +1,7 @@
 using Gunicorn.Backend.Arbiter;
 using Gunicorn.Shared.Logging;
 using Gunicorn.Front.Listeners;
+using Gunicorn.Front.Metrics;
 using Gunicorn.Settings.Records;
 
 namespace Gunicorn.Front.Hosting;
@@ -17,11 +18,13 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     private readonly List<Task> _draining = [];
     private GunicornConfig _config;
     private FrontGeneration? _current;
+    private MetricsServer? _metricsServer;
 
     public FrontTier(GunicornConfig config)
     {
         _config = config;
         _routing = new FrontRouting(config.Limits.RequestQueueSize);
+        _routing.Metrics.ObserveQueue(() => _routing.Dispatcher.Queued);
         var (fds, source) = InheritedSockets.Take();
         _listeners.Adopt(fds, source);
     }
@@ -34,10 +37,45 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 
     /// <summary>Opens the listeners and starts serving; returns the addresses bound (port 0 made real).</summary>
     /// <exception cref="IOException">A bind could not be opened.</exception>
+    /// <exception cref="MetricsBindException">metrics_bind could not be opened.</exception>
     public async Task<IReadOnlyList<string>> StartAsync()
     {
-        _current = await StartAsync(_config, _listeners.Prepare(AllBinds(_config), _config.Listeners.Backlog));
+        _metricsServer = await StartMetricsAsync(_config.Metrics, null);
+        try
+        {
+            _current = await StartAsync(_config, _listeners.Prepare(AllBinds(_config), _config.Listeners.Backlog));
+        }
+        catch
+        {
+            await StopMetricsAsync(_metricsServer, null);
+            throw;
+        }
         return Addresses(_config);
+    }
+
+    /// <summary>The arbiter whose workers and counters /metrics reports.</summary>
+    public void AttachSupervisor(System.Threading.Channels.ChannelWriter<ArbiterEvent> events, SupervisionCounters counters) =>
+        _routing.Metrics.Attach(events, counters);
+
+    /// <summary>A metrics server for <paramref name="config"/>: the running one when its address is unchanged.</summary>
+    private async Task<MetricsServer?> StartMetricsAsync(MetricsConfig config, MetricsServer? running)
+    {
+        if (config.Bind is null || running?.Bind == config.Bind)
+        {
+            return config.Bind is null ? null : running;
+        }
+        var server = await MetricsServer.StartAsync(config.Bind, _routing.Metrics.Registry);
+        ErrorLog.Info($"Serving metrics at: {server.Address}/metrics ({Environment.ProcessId})");
+        return server;
+    }
+
+    /// <summary>Stops <paramref name="server"/> unless it is <paramref name="kept"/>.</summary>
+    private static async Task StopMetricsAsync(MetricsServer? server, MetricsServer? kept)
+    {
+        if (server is not null && server != kept)
+        {
+            await server.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -49,8 +87,20 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     {
         var before = Addresses(_config);
         var old = _current!;
-        var change = _listeners.Prepare(AllBinds(config), config.Listeners.Backlog);
-        _current = await StartAsync(config, change);
+        var metricsServer = await StartMetricsAsync(config.Metrics, _metricsServer);
+        ListenerSet.Change change;
+        try
+        {
+            change = _listeners.Prepare(AllBinds(config), config.Listeners.Backlog);
+            _current = await StartAsync(config, change);
+        }
+        catch
+        {
+            await StopMetricsAsync(metricsServer, _metricsServer);
+            throw;
+        }
+        await StopMetricsAsync(_metricsServer, metricsServer);
+        _metricsServer = metricsServer;
         var dropped = change.Dropped;
         _routing.Dispatcher.QueueLimit = config.Limits.RequestQueueSize;
         foreach (var address in Addresses(config).Except(before))
@@ -154,6 +204,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopMetricsAsync(_metricsServer, null);
         await Task.WhenAll(_draining);
         if (_current is not null)
         {

@@ -59,6 +59,11 @@ public static class MasterHost
         {
             addresses = await front.StartAsync();
         }
+        catch (Metrics.MetricsBindException e)
+        {
+            ErrorLog.Error(e.Message);
+            return StartupErrorExitCode;
+        }
         catch (IOException e)
         {
             ErrorLog.Error($"Connection in use or not permitted: {string.Join(", ", config.Listeners.Bind)}: {e.Message}. Stop the other server or change bind.");
@@ -83,6 +88,7 @@ public static class MasterHost
         using var pidFile = config.Process.PidFile is { } path ? PidFile.Create(path) : null;
         var upgrade = new BinaryUpgrade(front, pidFile);
         var arbiter = new Arbiter(first, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs, StartNewMaster = upgrade.Start };
+        front.AttachSupervisor(arbiter.Events, arbiter.Counters);
         ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName()}]");
         await using var control = OpenControlSocket(config.Process.ControlSocket, arbiter);
         var exitCode = await arbiter.RunAsync();

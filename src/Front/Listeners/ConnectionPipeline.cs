@@ -10,7 +10,7 @@ namespace Gunicorn.Front.Listeners;
 /// </summary>
 public static class ConnectionPipeline
 {
-    public static void Apply(ListenOptions listen, GunicornConfig config)
+    public static void Apply(ListenOptions listen, GunicornConfig config, Metrics.PrometheusMetrics? metrics = null)
     {
         if (config.Proxy.ProxyProtocol)
         {
@@ -18,10 +18,40 @@ public static class ConnectionPipeline
                 TimeSpan.FromSeconds(config.Limits.HeaderTimeoutSeconds));
             listen.Use(next => connection => proxy.InvokeAsync(connection, next));
         }
+        var countHandshakes = metrics is not null && config.Listeners.Tls.Enabled;
+        if (countHandshakes)
+        {
+            // Kestrel ends a connection whose handshake failed without telling the middleware before it: the
+            // handshake succeeded when the middleware after it ran.
+            listen.Use(next => async connection =>
+            {
+                var handshake = new TlsHandshakeSeen();
+                connection.Features.Set(handshake);
+                await next(connection);
+                if (!handshake.Completed)
+                {
+                    metrics!.TlsHandshake(succeeded: false);
+                }
+            });
+        }
         TlsSetup.Apply(listen, config.Listeners);
+        if (countHandshakes)
+        {
+            listen.Use(next => connection =>
+            {
+                connection.Features.Get<TlsHandshakeSeen>()!.Completed = true;
+                metrics!.TlsHandshake(succeeded: true);
+                return next(connection);
+            });
+        }
         if (listen.Protocols != HttpProtocols.Http2)
         {
             listen.Use(next => connection => ContentLengthGuard.InvokeAsync(connection, next));
         }
+    }
+
+    private sealed class TlsHandshakeSeen
+    {
+        public bool Completed { get; set; }
     }
 }

@@ -134,6 +134,7 @@ public static class ConfigBinder
             s.Get(InstrumentationSettings.StatsdHost),
             s.Get(InstrumentationSettings.StatsdPrefix),
             s.Get(InstrumentationSettings.DogstatsdTags)),
+        new MetricsConfig(s.Get(InstrumentationSettings.MetricsBind)),
         configSource);
 
     /// <summary>The header value, or null when hsts_max_age is 0.</summary>

@@ -16,6 +16,7 @@ public sealed record GunicornConfig(
     StaticConfig Static,
     HttpFeaturesConfig Http,
     StatsdConfig Statsd,
+    MetricsConfig Metrics,
     string ConfigSource);
 
 /// <summary>Where and how the front tier accepts clients.</summary>
@@ -149,3 +150,6 @@ public sealed record ClientLimitsConfig(double? RequestsPerSecond, int Burst, bo
 }
 
 public sealed record StatsdConfig(string? Host, string Prefix, string? DogstatsdTags);
+
+/// <summary>The Prometheus endpoint: where <c>/metrics</c> is served, or null when off.</summary>
+public sealed record MetricsConfig(BindAddress? Bind);

@@ -44,4 +44,23 @@ public static class InstrumentationSettings
         Default = null,
         Doc = "Tags added to every StatsD line in DogStatsD's format (`|#env:prod,service:web`), a comma-separated list of `key:value`.",
     };
+
+    public static readonly Setting<BindAddress?> MetricsBind = new()
+    {
+        Key = "metrics_bind",
+        Section = Section.Instrumentation,
+        Cli = ["--metrics-bind"],
+        Meta = "ADDRESS",
+        Type = BindAddress.OptionalType,
+        Default = null,
+        Rules = [new Rule<BindAddress?>(v => v is null || v.Kind != BindKind.FileDescriptor,
+            v => $"fd:// is not supported here, got \"{v}\".", "Give HOST:PORT (e.g. 127.0.0.1:9100) or unix:PATH.")],
+        Doc = """
+            Where to serve `/metrics` in the Prometheus text format (`HOST:PORT` or `unix:PATH`; unset: off): requests
+            by status class, method and route kind, latency, bytes, in-flight and queued requests, the front's own
+            502/503/504, workers by generation and state, spawns, timeouts, crashes, recycles and reloads, each
+            worker's memory and CPU, TLS handshakes. Counts span reloads and every worker of the master. A separate
+            listener, so that clients of `bind` cannot read it; keep it on a private address.
+            """,
+    };
 }

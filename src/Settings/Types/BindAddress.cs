@@ -84,6 +84,13 @@ public sealed record BindAddress(BindKind Kind, string Host = "", int Port = 0, 
             ["items"] = new JsonObject { ["type"] = "string" },
         });
 
+    /// <summary>One address or null (off), e.g. <c>metrics_bind</c>.</summary>
+    public static readonly ValueType<BindAddress?> OptionalType = new(
+        "address or null",
+        node => node is ScalarNode { IsNull: true } ? null : ParseItem(Expect.Scalar(node, "an address")),
+        b => b is null ? "null" : Yaml.Scalar(b.ToString()),
+        () => new JsonObject { ["type"] = new JsonArray("string", "null") });
+
     private static BindAddress ParseItem(ScalarNode scalar)
     {
         try
