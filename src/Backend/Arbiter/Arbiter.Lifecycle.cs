@@ -57,6 +57,9 @@ public sealed partial class Arbiter
                 ErrorLog.Info("SIGWINCH ignored. Not daemonized");
                 break;
             case Posix.SIGUSR2 when StartNewMaster is not null:
+                // gunicorn runs pre_exec in the forked child just before exec; here the new master is a new process,
+                // so the hook runs just before it starts.
+                _serving.Hooks.Run("pre_exec", Config.Hooks.PreExec);
                 StartNewMaster();
                 break;
             default:

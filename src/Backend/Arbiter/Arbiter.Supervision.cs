@@ -191,7 +191,9 @@ public sealed partial class Arbiter
                 config.Hooks.WorkerExit, config.Hooks.TimeoutSeconds),
             pool.MaxRequests > 0 ? pool.MaxRequests + jitter : 0,
             WorkerIdentities.From(pool),
-            config.Static.Sendfile);
+            config.Static.Sendfile,
+            Syslog: config.Logging.Syslog,
+            ForwarderHeaders: config.Proxy.ForwarderHeaders);
         generation.Hooks.Run("pre_fork", config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
         WorkerHandle worker;
         try
@@ -219,7 +221,7 @@ public sealed partial class Arbiter
     /// <summary>proc_name, or the app, as gunicorn names its processes.</summary>
     public string ProcName() => ProcName(Config);
 
-    private static string ProcName(GunicornConfig config) => config.Process.ProcName ?? config.App.Target ?? "hello";
+    private static string ProcName(GunicornConfig config) => config.Process.ProcName ?? config.App.Target ?? config.Process.DefaultProcName;
 
     /// <summary>Why the serving generation has fewer ready workers than it should, in words for the log and ctl status.</summary>
     private string? ShortOfWorkers()

@@ -15,15 +15,27 @@ public sealed class AccessLogWriter : IAsyncDisposable
         SingleReader = true,
         FullMode = BoundedChannelFullMode.Wait,
     });
-    private readonly string _path;
+    private readonly string? _path;
     private readonly Task _writer;
+    private readonly SyslogSender? _syslog;
+    private readonly string _syslogTag = "";
     private volatile bool _reopen;
 
-    public AccessLogWriter(string path)
+    /// <param name="path"><c>accesslog</c>: <c>-</c> for stdout, a file, or null for syslog only.</param>
+    /// <param name="syslog">Lines also go to syslog, tagged <c>gunicorn.PREFIX.access</c>, unless it says otherwise.</param>
+    public AccessLogWriter(string? path, SyslogTarget? syslog = null)
     {
         _path = path;
+        if (syslog is { AccessLog: true } && SyslogAddress.TryParse(syslog.Address, out var address))
+        {
+            _syslog = new SyslogSender(address, syslog.Facility);
+            _syslogTag = $"gunicorn.{syslog.Prefix}.access";
+        }
         _writer = Task.Run(WriteLoopAsync);
     }
+
+    /// <summary>Whether a configuration logs requests at all (gunicorn: an accesslog, or syslog taking access lines).</summary>
+    public static bool IsWanted(string? path, SyslogTarget? syslog) => path is not null || syslog is { AccessLog: true };
 
     public void Write(string line)
     {
@@ -42,7 +54,7 @@ public sealed class AccessLogWriter : IAsyncDisposable
     /// </summary>
     private async Task WriteLoopAsync()
     {
-        IRawSink? sink = TryOpen(null);
+        IRawSink? sink = _path is null ? null : TryOpen(null);
         var batch = new StringBuilder();
         var failures = 0;
         while (await _lines.Reader.WaitToReadAsync())
@@ -50,6 +62,12 @@ public sealed class AccessLogWriter : IAsyncDisposable
             while (batch.Length < 64 * 1024 && _lines.Reader.TryRead(out var line))
             {
                 batch.Append(line).Append('\n');
+                _syslog?.Send(1, _syslogTag, line);
+            }
+            if (_path is null)
+            {
+                batch.Clear();
+                continue;
             }
             if (_reopen || sink is null)
             {
@@ -72,6 +90,7 @@ public sealed class AccessLogWriter : IAsyncDisposable
             batch.Clear();
         }
         sink?.Dispose();
+        _syslog?.Dispose();
     }
 
     /// <summary>Opens the log; on failure keeps <paramref name="current"/> (or nothing) and says so.</summary>
@@ -91,7 +110,7 @@ public sealed class AccessLogWriter : IAsyncDisposable
         }
     }
 
-    private IRawSink Open() => _path == "-" ? new StdoutSink() : new FileSink(_path);
+    private IRawSink Open() => _path == "-" ? new StdoutSink() : new FileSink(_path!);
 
     public async ValueTask DisposeAsync()
     {

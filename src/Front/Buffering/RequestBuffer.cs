@@ -27,7 +27,7 @@ public static class RequestBuffer
         {
             Gunicorn.Shared.Logging.ErrorLog.Debug($"Buffering the request body of {request.Method} {request.Path} before choosing a worker");
         }
-        var buffer = new SpillingBuffer(limits.RequestBufferSize);
+        var buffer = new SpillingBuffer(limits.RequestBufferSize, limits.TmpUploadDir);
         var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(SpillingBuffer.ChunkSize);
         try
         {
@@ -88,7 +88,7 @@ public static class RequestBuffer
             {
                 // The temporary directory is full (or failing): not the client's fault, and not for the app to see.
                 Gunicorn.Shared.Logging.ErrorLog.Error(
-                    $"Cannot buffer the body of {request.Method} {request.Path} in {Path.GetTempPath()}: {e.Message}. The client gets 507; " +
+                    $"Cannot buffer the body of {request.Method} {request.Path} in {limits.TmpUploadDir ?? Path.GetTempPath()}: {e.Message}. The client gets 507; " +
                     "free space there, or point TMPDIR at a larger directory.");
                 await buffer.DisposeAsync();
                 return (null, StatusCodes.Status507InsufficientStorage);

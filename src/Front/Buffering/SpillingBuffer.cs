@@ -6,7 +6,8 @@ namespace Gunicorn.Front.Buffering;
 /// A write-then-read buffer that keeps up to a threshold in memory and spills the rest to a temporary file, deleted
 /// when disposed (nginx's client_body_buffer_size and proxy_buffers, with temp files behind them).
 /// </summary>
-public sealed class SpillingBuffer(long memoryLimit) : IAsyncDisposable
+/// <param name="directory">Where to spill (tmp_upload_dir); null: the system's temporary directory.</param>
+public sealed class SpillingBuffer(long memoryLimit, string? directory = null) : IAsyncDisposable
 {
     private MemoryStream? _memory = new();
     private FileStream? _file;
@@ -19,7 +20,7 @@ public sealed class SpillingBuffer(long memoryLimit) : IAsyncDisposable
         {
             // Unlinked as soon as it is open: the data lives while the descriptor does, and nothing is left in the
             // temporary directory however the request ends, even when the master is killed (SIGKILL, OOM).
-            var path = Path.Combine(Path.GetTempPath(), $"gunicorn-net-buffer-{Guid.NewGuid():N}");
+            var path = Path.Combine(directory ?? Path.GetTempPath(), $"gunicorn-net-buffer-{Guid.NewGuid():N}");
             // No FileStream buffer (writes come in 64 KiB pieces already): a full disk fails the write that hits it.
             _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
             File.Delete(path);

@@ -54,10 +54,10 @@ public static class GunicornCommand
         {
             if (!Daemon.IsDetachedCopy)
             {
-                Console.Error.WriteLine($"gunicorn-net: daemonized as pid {Daemon.Detach(args)}.");
+                Console.Error.WriteLine($"gunicorn-net: daemonized as pid {Daemon.Detach(args, config.Logging.EnableStdioInheritance)}.");
                 return 0;
             }
-            Daemon.EnterOwnSession();
+            Daemon.EnterOwnSession(config.Logging.EnableStdioInheritance);
         }
         return await MasterHost.RunAsync(config, () => Reload(args));
     }

@@ -47,7 +47,11 @@ public static class ControlClient
             Console.Error.Write(ConfigReport.Errors(resolution));
             return 1;
         }
-        var path = ConfigBinder.Bind(resolution.Settings!, resolution.ConfigSource).Process.ControlSocket;
+        if (ConfigBinder.Bind(resolution.Settings!, resolution.ConfigSource).Process.ControlSocket is not { } path)
+        {
+            Console.Error.WriteLine("The control socket is disabled (control_socket_disable); remove that setting to use gunicorn-net ctl.");
+            return 1;
+        }
         string reply;
         try
         {

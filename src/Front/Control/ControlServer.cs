@@ -20,11 +20,11 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly DateTime _boundAt;
     private readonly Task _accepting;
 
-    public ControlServer(string path, ChannelWriter<ArbiterEvent> arbiter)
+    public ControlServer(string path, UnixFileMode mode, ChannelWriter<ArbiterEvent> arbiter)
     {
         _path = path;
         // Replaces a socket left by a master that was killed, or the old master's after USR2.
-        _boundAt = Listeners.UnixSocketFile.BindAndListen(_listener, path, 16, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _boundAt = Listeners.UnixSocketFile.BindAndListen(_listener, path, 16, mode);
         _accepting = AcceptLoopAsync(arbiter);
     }
 

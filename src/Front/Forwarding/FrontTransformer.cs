@@ -32,7 +32,7 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
         var clientHost = identity.Trusted ? request.Headers["X-Forwarded-Host"].ToString() : "";
         if (!identity.Trusted)
         {
-            foreach (var name in ForwardingHeaders.Concat(proxy.SecureSchemeHeaders.Keys))
+            foreach (var name in ForwardingHeaders.Concat(proxy.SecureSchemeHeaders.Keys).Concat(proxy.ForwarderHeaders))
             {
                 headers.Remove(name);
             }

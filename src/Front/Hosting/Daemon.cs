@@ -16,7 +16,8 @@ public static class Daemon
     public static bool IsDetachedCopy => Environment.GetEnvironmentVariable(ChildVariable) == "1";
 
     /// <summary>Starts the detached copy and returns its pid.</summary>
-    public static int Detach(string[] args)
+    /// <param name="inheritStdio">enable_stdio_inheritance: the copy writes to our stdout and stderr.</param>
+    public static int Detach(string[] args, bool inheritStdio)
     {
         var path = Environment.ProcessPath!;
         // Fresh pipes for stdio, closed when we exit: the copy must hold no descriptor of our caller's terminal or
@@ -25,8 +26,8 @@ public static class Daemon
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
+            RedirectStandardOutput = !inheritStdio,
+            RedirectStandardError = !inheritStdio,
         };
         if (Path.GetFileNameWithoutExtension(path) == "dotnet")
         {
@@ -43,10 +44,10 @@ public static class Daemon
     }
 
     /// <summary>In the copy: a session of its own, no terminal.</summary>
-    public static void EnterOwnSession()
+    public static void EnterOwnSession(bool inheritStdio)
     {
         Environment.SetEnvironmentVariable(ChildVariable, null);
         Posix.SetSid();
-        Posix.RedirectOutput("/dev/null", includeStdin: true);
+        Posix.RedirectOutput("/dev/null", includeStdin: true, includeOutput: !inheritStdio);
     }
 }

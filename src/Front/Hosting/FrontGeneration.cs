@@ -35,7 +35,7 @@ public sealed class FrontGeneration : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            KestrelLimits.Apply(kestrel, config.Limits, config.Listeners.KeepAliveSeconds);
+            KestrelLimits.Apply(kestrel, config.Limits, config.Listeners.KeepAliveSeconds, config.Listeners.Http2);
             foreach (var listener in listeners)
             {
                 // Kestrel closes the descriptor it is given when this generation stops; the master keeps its own.
@@ -89,9 +89,9 @@ public sealed class FrontGeneration : IAsyncDisposable
         {
             _app.Use(statsd.InvokeAsync);
         }
-        if (config.Logging.AccessLog is { } accessLog)
+        if (AccessLogWriter.IsWanted(config.Logging.AccessLog, config.Logging.Syslog))
         {
-            _accessLog = new AccessLogWriter(accessLog);
+            _accessLog = new AccessLogWriter(config.Logging.AccessLog, config.Logging.Syslog);
             _app.UseMiddleware<AccessLogMiddleware>(new AccessLogFormatter(config.Logging.AccessLogFormat), _accessLog);
         }
         _app.Use((context, next) =>
@@ -109,7 +109,7 @@ public sealed class FrontGeneration : IAsyncDisposable
             }
             return next(context);
         });
-        _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy.HeaderMap);
+        _app.UseMiddleware<StrictRequestMiddleware>(config.Limits, config.Proxy, config.Listeners.Http2.MaxHeaderListSize);
         var errorPages = new ErrorPages(config.Http.ErrorPages);
         UseHttpFeatures(config, routing, listeners, redirectKeys, errorPages);
         var internalRedirects = StaticFilesSetup.Use(_app, config.Static.Mappings);

@@ -19,12 +19,36 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     private GunicornConfig _config;
     private FrontGeneration? _current;
     private MetricsServer? _metricsServer;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _backlogReporting;
+
+    /// <summary>enable_backlog_metric: gunicorn sends gunicorn.backlog from its arbiter loop; here, once a second.</summary>
+    private async Task ReportBacklogAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+            {
+                if (_config.Statsd.BacklogMetric && _routing.Statsd is { } statsd)
+                {
+                    statsd.Backlog(_listeners.Backlog());
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
 
     public FrontTier(GunicornConfig config)
     {
         _config = config;
         _routing = new FrontRouting(config.Limits.RequestQueueSize);
         _routing.Metrics.ObserveQueue(() => _routing.Dispatcher.Queued);
+        _routing.Metrics.ObserveBacklog(_listeners.Backlog);
+        _backlogReporting = ReportBacklogAsync(_stopping.Token);
         var (fds, source) = InheritedSockets.Take();
         _listeners.Adopt(fds, source);
     }
@@ -43,7 +67,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         _metricsServer = await StartMetricsAsync(_config.Metrics, null);
         try
         {
-            _current = await StartAsync(_config, _listeners.Prepare(AllBinds(_config), _config.Listeners.Backlog));
+            _current = await StartAsync(_config, _listeners.Prepare(AllBinds(_config), _config.Listeners.Backlog, _config.Listeners.ReusePort));
         }
         catch
         {
@@ -91,7 +115,7 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         ListenerSet.Change change;
         try
         {
-            change = _listeners.Prepare(AllBinds(config), config.Listeners.Backlog);
+            change = _listeners.Prepare(AllBinds(config), config.Listeners.Backlog, config.Listeners.ReusePort);
             _current = await StartAsync(config, change);
         }
         catch
@@ -204,6 +228,8 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
+        await _backlogReporting;
         await StopMetricsAsync(_metricsServer, null);
         await Task.WhenAll(_draining);
         if (_current is not null)

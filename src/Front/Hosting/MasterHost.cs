@@ -15,11 +15,15 @@ public static class MasterHost
     public const int StartupErrorExitCode = 1;
 
     /// <summary>The control socket is a convenience: when it cannot be opened, the server runs without it.</summary>
-    private static Control.ControlServer? OpenControlSocket(string path, Arbiter arbiter)
+    private static Control.ControlServer? OpenControlSocket(ProcessConfig process, Arbiter arbiter)
     {
+        if (process.ControlSocket is not { } path)
+        {
+            return null; // control_socket_disable
+        }
         try
         {
-            return new Control.ControlServer(path, arbiter.Events);
+            return new Control.ControlServer(path, (UnixFileMode)process.ControlSocketMode, arbiter.Events);
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
@@ -31,6 +35,7 @@ public static class MasterHost
     public static async Task<int> RunAsync(GunicornConfig config, Func<GunicornConfig?> reloadConfig)
     {
         ErrorLog.Configure(config.Logging.LogLevel, config.Logging.ErrorLog);
+        ErrorLog.SendToSyslog(config.Logging.Syslog);
         Posix.Umask((uint)config.Pool.Umask);
         RawEnvironment.ApplyToMaster(config.Pool.RawEnv);
         var hooks = new HookRunner(config.Hooks.TimeoutSeconds, start => RawEnvironment.ApplyTo(start, config.Pool.RawEnv));
@@ -90,7 +95,7 @@ public static class MasterHost
         var arbiter = new Arbiter(first, front, reloadConfig, runtime.Path) { ReopenLogs = front.ReopenLogs, StartNewMaster = upgrade.Start };
         front.AttachSupervisor(arbiter.Events, arbiter.Counters);
         ProcessTitle.Set($"gunicorn-net: master [{arbiter.ProcName()}]");
-        await using var control = OpenControlSocket(config.Process.ControlSocket, arbiter);
+        await using var control = OpenControlSocket(config.Process, arbiter);
         var exitCode = await arbiter.RunAsync();
         await front.StopAsync(TimeSpan.Zero);
         ErrorLog.Info($"Shutting down: Master (exit code {exitCode})");

@@ -10,8 +10,13 @@ public static class KestrelLimits
     /// <summary>Kestrel accepts a bare LF as a line ending unless this switch is on; gunicorn refuses it (400).</summary>
     public const string StrictLineEndingsSwitch = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
 
-    public static void Apply(KestrelServerOptions kestrel, LimitsConfig limits, int keepAliveSeconds)
+    public static void Apply(KestrelServerOptions kestrel, LimitsConfig limits, int keepAliveSeconds, Http2Config http2)
     {
+        // gunicorn's http2_* settings; the connection's window is never smaller than a stream's.
+        kestrel.Limits.Http2.MaxStreamsPerConnection = http2.MaxConcurrentStreams;
+        kestrel.Limits.Http2.InitialStreamWindowSize = http2.InitialWindowSize;
+        kestrel.Limits.Http2.InitialConnectionWindowSize = Math.Max(kestrel.Limits.Http2.InitialConnectionWindowSize, http2.InitialWindowSize);
+        kestrel.Limits.Http2.MaxFrameSize = http2.MaxFrameSize;
         AppContext.SetSwitch(StrictLineEndingsSwitch, true);
         kestrel.AddServerHeader = false;
         var k = kestrel.Limits;

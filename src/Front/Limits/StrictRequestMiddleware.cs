@@ -9,8 +9,11 @@ namespace Gunicorn.Front.Limits;
 /// (405), conventional methods, control characters in values, and header names with '_' per header_map. A refused
 /// request never reaches a worker.
 /// </summary>
-public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig limits, string headerMap)
+/// <param name="http2HeaderListSize">http2_max_header_list_size: an HTTP/2 request's decoded header block, as RFC 9113
+/// counts it (431 beyond).</param>
+public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig limits, ProxyConfig proxy, int http2HeaderListSize)
 {
+    private readonly Forwarding.TrustedPeers _trusted = new(proxy.ForwardedAllowIps);
     public Task InvokeAsync(HttpContext context)
     {
         var refusal = Check(context.Request);
@@ -27,6 +30,14 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
 
     private (int Status, string Reason)? Check(HttpRequest request)
     {
+        if (limits.CasefoldHttpMethod)
+        {
+            request.Method = request.Method.ToUpperInvariant();
+        }
+        if (HttpProtocol.IsHttp2(request.Protocol) && HeaderListSize(request) > http2HeaderListSize)
+        {
+            return (StatusCodes.Status431RequestHeaderFieldsTooLarge, $"The request's headers exceed http2_max_header_list_size ({http2HeaderListSize} bytes)");
+        }
         if (HttpMethods.IsConnect(request.Method))
         {
             return (StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported");
@@ -50,9 +61,9 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
                     return (StatusCodes.Status400BadRequest, $"Invalid character in header {name}");
                 }
             }
-            if (name.Contains('_'))
+            if (name.Contains('_') && !IsForwarderHeader(name, request))
             {
-                switch (headerMap)
+                switch (proxy.HeaderMap)
                 {
                     case "refuse":
                         return (StatusCodes.Status400BadRequest, $"Invalid header name {name} (contains '_')");
@@ -106,4 +117,25 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
 
     private static bool IsPlainContentLength(StringValues values) =>
         values.Count == 1 && values[0] is { Length: > 0 } text && text.All(char.IsAsciiDigit);
+
+    /// <summary>forwarder_headers (SCRIPT_NAME...) keep their underscore when a trusted proxy sends them, as in gunicorn.</summary>
+    private bool IsForwarderHeader(string name, HttpRequest request) =>
+        proxy.ForwarderHeaders.Contains(name, StringComparer.OrdinalIgnoreCase) && _trusted.Trusts(request.HttpContext.Connection.RemoteIpAddress);
+
+    /// <summary>SETTINGS_MAX_HEADER_LIST_SIZE's measure: each field's name and value plus 32 (RFC 9113 6.5.2), the
+    /// pseudo-headers included.</summary>
+    private static long HeaderListSize(HttpRequest request)
+    {
+        long size = ":method".Length + request.Method.Length + ":path".Length + (request.Path.Value?.Length ?? 0)
+            + (request.QueryString.Value?.Length ?? 0);
+        size += ":scheme".Length + request.Scheme.Length + 3 * 32;
+        foreach (var (name, values) in request.Headers)
+        {
+            foreach (var value in values)
+            {
+                size += name.Length + (value?.Length ?? 0) + 32;
+            }
+        }
+        return size;
+    }
 }

@@ -57,7 +57,8 @@ public sealed class ListenerSet : IDisposable
     /// without changing the set; <see cref="Commit"/> or <see cref="Abort"/> the result.
     /// </summary>
     /// <exception cref="IOException">A new bind could not be opened (address in use, permission, bad path).</exception>
-    public Change Prepare(IReadOnlyList<BindAddress> binds, int backlog)
+    /// <param name="reusePort">reuse_port: SO_REUSEPORT on new TCP listeners.</param>
+    public Change Prepare(IReadOnlyList<BindAddress> binds, int backlog, bool reusePort = false)
     {
         if (InheritedFrom is not null)
         {
@@ -69,7 +70,7 @@ public sealed class ListenerSet : IDisposable
         {
             foreach (var bind in binds.Where(b => !_listeners.ContainsKey(b.ToString())).DistinctBy(b => b.ToString()))
             {
-                opened.Add(Open(bind.ToString(), bind, backlog));
+                opened.Add(Open(bind.ToString(), bind, backlog, reusePort));
             }
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
@@ -110,7 +111,10 @@ public sealed class ListenerSet : IDisposable
         }
     }
 
-    private static Listener Open(string key, BindAddress bind, int backlog)
+    /// <summary>SOL_SOCKET, SO_REUSEPORT on Linux (.NET names no such option).</summary>
+    private const int SolSocket = 1, SoReusePort = 15;
+
+    private static Listener Open(string key, BindAddress bind, int backlog, bool reusePort)
     {
         if (bind.Kind == BindKind.FileDescriptor)
         {
@@ -141,6 +145,10 @@ public sealed class ListenerSet : IDisposable
         try
         {
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (reusePort)
+            {
+                socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
+            }
             Bind(socket, new IPEndPoint(address, bind.Port), backlog);
             return new Listener(key, (int)socket.Handle, Describe((IPEndPoint)socket.LocalEndPoint!), socket);
         }
@@ -191,6 +199,49 @@ public sealed class ListenerSet : IDisposable
         host == "localhost" ? IPAddress.Loopback
         : IPAddress.TryParse(host, out var address) ? address
         : Dns.GetHostAddresses(host).First();
+
+    /// <summary>IPPROTO_TCP, TCP_INFO, and where struct tcp_info keeps tcpi_unacked (for a listening socket: the
+    /// connections waiting in its accept queue).</summary>
+    private const int IpProtoTcp = 6, TcpInfo = 11, TcpiUnackedOffset = 24;
+
+    /// <summary>
+    /// Connections the kernel has completed and no one has accepted yet, over every TCP listener (gunicorn's
+    /// enable_backlog_metric reads the same TCP_INFO field). Unix sockets have no such counter and count 0.
+    /// </summary>
+    public int Backlog()
+    {
+        var total = 0;
+        Span<byte> info = stackalloc byte[104];
+        Listener[] listeners;
+        try
+        {
+            listeners = [.. _listeners.Values];
+        }
+        catch (InvalidOperationException)
+        {
+            return 0; // a reload is changing the set this very moment; the next reading counts
+        }
+        foreach (var listener in listeners)
+        {
+            if (listener.UnixPath is not null || listener.Address.StartsWith("unix:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            try
+            {
+                using var view = new Socket(new SafeSocketHandle(listener.Fd, ownsHandle: false));
+                if (view.GetRawSocketOption(IpProtoTcp, TcpInfo, info) >= TcpiUnackedOffset + 4)
+                {
+                    total += System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(info[TcpiUnackedOffset..]);
+                }
+            }
+            catch (SocketException)
+            {
+                // Not a TCP socket (an inherited descriptor of another kind).
+            }
+        }
+        return total;
+    }
 
     /// <summary>The bound address of an inherited descriptor (e.g. port 0 made real), without taking ownership.</summary>
     private static string Describe(int fd)

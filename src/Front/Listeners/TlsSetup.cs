@@ -20,7 +20,9 @@ public static class TlsSetup
         var h2 = listeners.HttpProtocols.Contains("h2");
         listen.Protocols = (h1, h2) switch
         {
-            (true, true) => listeners.Tls.Enabled ? HttpProtocols.Http1AndHttp2 : HttpProtocols.Http1,
+            // Without TLS there is no ALPN to choose by: HTTP/2 needs prior knowledge (http2_cleartext).
+            (true, true) => listeners.Tls.Enabled ? HttpProtocols.Http1AndHttp2
+                : listeners.Http2.CleartextPriorKnowledge ? HttpProtocols.Http2 : HttpProtocols.Http1,
             (false, true) => HttpProtocols.Http2,
             _ => HttpProtocols.Http1,
         };
@@ -33,7 +35,12 @@ public static class TlsSetup
         listen.UseHttps(new HttpsConnectionAdapterOptions
         {
             ServerCertificate = certificate,
-            SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            SslProtocols = tls.SslVersion switch
+            {
+                "TLSv1_2" => SslProtocols.Tls12,
+                "TLSv1_3" => SslProtocols.Tls13,
+                _ => SslProtocols.Tls12 | SslProtocols.Tls13,
+            },
             OnAuthenticate = (_, options) => options.CipherSuitesPolicy = CipherPolicy(tls.Ciphers),
             ClientCertificateMode = tls.CertReqs switch
             {

@@ -25,7 +25,9 @@ public sealed class PrometheusMetrics
     private readonly Gauge _workers, _servingGeneration, _workerMemory;
     private readonly Counter _workerCpu, _workerRequests;
     private readonly HashSet<string[]> _workerSeries = new(LabelsComparer.Instance);
+    private readonly Gauge _backlog;
     private Func<int>? _queueDepth;
+    private Func<int>? _listenBacklog;
     private (ChannelWriter<ArbiterEvent> Events, SupervisionCounters Counters)? _supervisor;
 
     public PrometheusMetrics()
@@ -47,6 +49,7 @@ public sealed class PrometheusMetrics
         _queueWait = make.CreateHistogram("gunicorn_request_queue_wait_seconds", "Time app requests waited for a free worker.",
             new HistogramConfiguration { Buckets = [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 30] });
         _frontErrors = Count("gunicorn_front_errors_total", "502, 503 and 504 answered by the front because no worker answered (worker gone, queue full, timeout).", "status");
+        _backlog = Gauge("gunicorn_listen_backlog", "Connections waiting in the TCP listeners' accept queues.");
         _tlsHandshakes = Count("gunicorn_tls_handshakes_total", "TLS handshakes, by result (ok, failed).", "result");
 
         _spawns = Count("gunicorn_worker_spawns_total", "Worker processes started.");
@@ -76,6 +79,9 @@ public sealed class PrometheusMetrics
     /// <summary>Where the number of queued requests is read at scrape time.</summary>
     public void ObserveQueue(Func<int> depth) => _queueDepth = depth;
 
+    /// <summary>Where the listeners' accept backlog is read at scrape time.</summary>
+    public void ObserveBacklog(Func<int> waiting) => _listenBacklog = waiting;
+
     /// <summary>A request begins (it counts as in flight until <see cref="Completed"/>).</summary>
     public void Started() => _inFlight.Inc();
 
@@ -104,6 +110,7 @@ public sealed class PrometheusMetrics
     private async Task CollectSupervisionAsync(CancellationToken cancel)
     {
         _queued.Set(_queueDepth?.Invoke() ?? 0);
+        _backlog.Set(_listenBacklog?.Invoke() ?? 0);
         if (_supervisor is not { } supervisor)
         {
             return;

@@ -90,6 +90,9 @@ public sealed class StatsdClient : IDisposable
         }
     }
 
+    /// <summary>gunicorn's gunicorn.backlog gauge (enable_backlog_metric).</summary>
+    public void Backlog(int waiting) => Send(string.Create(CultureInfo.InvariantCulture, $"{_prefix}gunicorn.backlog:{waiting}|g{_tags}"));
+
     /// <summary>The gunicorn.workers gauge, when the number of workers taking requests changes.</summary>
     public void Workers(int count)
     {

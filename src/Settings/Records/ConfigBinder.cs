@@ -28,10 +28,18 @@ public static class ConfigBinder
                 s.Path(SslSettings.KeyFile),
                 s.Path(SslSettings.CaCerts),
                 s.Get(SslSettings.CertReqs),
-                s.Get(SslSettings.Ciphers))),
+                s.Get(SslSettings.Ciphers),
+                s.Get(SslSettings.SslVersion) is "TLSv1_2" or "TLSv1_3" ? s.Get(SslSettings.SslVersion) : "TLS"),
+            s.Get(ServerSocketSettings.ReusePort),
+            new Http2Config(
+                s.Get(Http2Settings.Http2MaxConcurrentStreams),
+                s.Get(Http2Settings.Http2InitialWindowSize),
+                s.Get(Http2Settings.Http2MaxFrameSize),
+                s.Get(Http2Settings.Http2MaxHeaderListSize),
+                s.Get(Http2Settings.Http2Cleartext) == "prior-knowledge")),
         new LimitsConfig(
-            // gunicorn's clamping: 0 or too large means the maximum.
-            s.Get(SecuritySettings.LimitRequestLine) is 0 or > 8190 ? 8190 : s.Get(SecuritySettings.LimitRequestLine),
+            // gunicorn's clamping: 0 means unlimited, too large means its maximum.
+            s.Get(SecuritySettings.LimitRequestLine) switch { 0 => LimitsConfig.UnlimitedRequestLine, > 8190 => 8190, var line => line },
             s.Get(SecuritySettings.LimitRequestFields) is 0 or > 32768 ? 32768 : s.Get(SecuritySettings.LimitRequestFields),
             s.Get(SecuritySettings.LimitRequestFieldSize) is 0 ? 8190 : s.Get(SecuritySettings.LimitRequestFieldSize),
             s.Get(SecuritySettings.PermitUnconventionalHttpMethod),
@@ -46,7 +54,9 @@ public static class ConfigBinder
             s.Get(FrontLimitSettings.ResponseBufferSize),
             s.Get(FrontLimitSettings.RequestQueueSize),
             s.Get(FrontLimitSettings.DrainPeriod),
-            s.Get(FrontLimitSettings.HealthPath)),
+            s.Get(FrontLimitSettings.HealthPath),
+            s.Path(ServerMechanicsSettings.TmpUploadDir),
+            s.Get(ServerMechanicsSettings.CasefoldHttpMethod)),
         new WorkerPoolConfig(
             s.Get(WorkerProcessSettings.Workers),
             s.Get(WorkerProcessSettings.WorkerClass),
@@ -75,12 +85,16 @@ public static class ConfigBinder
             s.Get(LoggingSettings.AccessLog),
             s.Get(LoggingSettings.AccessLogFormat),
             s.Get(LoggingSettings.ErrorLog),
-            s.Get(LoggingSettings.LogLevel)),
+            s.Get(LoggingSettings.LogLevel),
+            Syslog(s),
+            s.Get(LoggingSettings.EnableStdioInheritance)),
         new ProcessConfig(
             s.Get(ProcessNamingSettings.ProcName),
+            s.Get(ProcessNamingSettings.DefaultProcName),
             s.Path(ServerMechanicsSettings.PidFile),
             s.Get(ServerMechanicsSettings.Daemon),
-            s.Path(ServerMechanicsSettings.ControlSocket)!),
+            s.Get(ServerMechanicsSettings.ControlSocketDisable) ? null : s.Path(ServerMechanicsSettings.ControlSocket)!,
+            s.Get(ServerMechanicsSettings.ControlSocketMode)),
         new HooksConfig(
             s.Get(ServerHookSettings.OnStarting),
             s.Get(ServerHookSettings.OnReload),
@@ -133,9 +147,22 @@ public static class ConfigBinder
         new StatsdConfig(
             s.Get(InstrumentationSettings.StatsdHost),
             s.Get(InstrumentationSettings.StatsdPrefix),
-            s.Get(InstrumentationSettings.DogstatsdTags)),
+            s.Get(InstrumentationSettings.DogstatsdTags),
+            s.Get(InstrumentationSettings.EnableBacklogMetric)),
         new MetricsConfig(s.Get(InstrumentationSettings.MetricsBind)),
         configSource);
+
+    /// <summary>gunicorn's syslog handler settings; the tag's prefix is syslog_prefix, else the process name.</summary>
+    private static Gunicorn.Shared.Logging.SyslogTarget? Syslog(Reader s)
+    {
+        var on = s.Get(SyslogSettings.Syslog);
+        var address = s.Get(SyslogSettings.SyslogAddr);
+        var facility = s.Get(SyslogSettings.SyslogFacility);
+        var access = !s.Get(SyslogSettings.DisableRedirectAccessToSyslog);
+        var prefix = s.Get(SyslogSettings.SyslogPrefix)
+            ?? s.Get(ProcessNamingSettings.ProcName) ?? s.Get(ConfigFileSettings.WsgiApp) ?? s.Get(ProcessNamingSettings.DefaultProcName);
+        return on ? new Gunicorn.Shared.Logging.SyslogTarget(address, facility, prefix.Replace(':', '.'), access) : null;
+    }
 
     /// <summary>The header value, or null when hsts_max_age is 0.</summary>
     private static string? StrictTransportSecurity(double maxAge, bool includeSubdomains, bool preload) => maxAge <= 0

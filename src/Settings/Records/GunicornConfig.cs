@@ -25,9 +25,16 @@ public sealed record ListenerConfig(
     int Backlog,
     int KeepAliveSeconds,
     IReadOnlyList<string> HttpProtocols,
-    TlsConfig Tls);
+    TlsConfig Tls,
+    bool ReusePort,
+    Http2Config Http2);
 
-public sealed record TlsConfig(string? CertFile, string? KeyFile, string? CaCerts, int CertReqs, string? Ciphers)
+/// <summary>gunicorn's http2_* settings, as Kestrel's HTTP/2 limits.</summary>
+/// <param name="CleartextPriorKnowledge">http2_cleartext: prior-knowledge: plaintext listeners speak HTTP/2 only.</param>
+public sealed record Http2Config(int MaxConcurrentStreams, int InitialWindowSize, int MaxFrameSize, int MaxHeaderListSize, bool CleartextPriorKnowledge);
+
+/// <param name="SslVersion">ssl_version: TLS (1.2 and 1.3), TLSv1_2 or TLSv1_3 only.</param>
+public sealed record TlsConfig(string? CertFile, string? KeyFile, string? CaCerts, int CertReqs, string? Ciphers, string SslVersion = "TLS")
 {
     public bool Enabled => CertFile is not null;
 }
@@ -49,7 +56,13 @@ public sealed record LimitsConfig(
     long ResponseBufferSize,
     int RequestQueueSize,
     double DrainPeriodSeconds,
-    string? HealthPath);
+    string? HealthPath,
+    string? TmpUploadDir,
+    bool CasefoldHttpMethod)
+{
+    /// <summary>limit_request_line 0 (gunicorn's "unlimited"): as long as the front's request buffer allows (1 MiB).</summary>
+    public const int UnlimitedRequestLine = 1024 * 1024 - 2;
+}
 
 /// <summary>The worker pool the arbiter supervises.</summary>
 public sealed record WorkerPoolConfig(
@@ -88,9 +101,12 @@ public sealed record AppConfig(
     IReadOnlyList<string> ReloadExtraFiles,
     bool CaptureOutput);
 
-public sealed record LoggingConfig(string? AccessLog, string AccessLogFormat, string ErrorLog, string LogLevel);
+/// <param name="Syslog">Null unless <c>syslog</c> is on.</param>
+public sealed record LoggingConfig(string? AccessLog, string AccessLogFormat, string ErrorLog, string LogLevel,
+    Gunicorn.Shared.Logging.SyslogTarget? Syslog, bool EnableStdioInheritance);
 
-public sealed record ProcessConfig(string? ProcName, string? PidFile, bool Daemon, string ControlSocket);
+/// <param name="ControlSocket">Null when <c>control_socket_disable</c>.</param>
+public sealed record ProcessConfig(string? ProcName, string DefaultProcName, string? PidFile, bool Daemon, string? ControlSocket, int ControlSocketMode);
 
 public sealed record HooksConfig(
     HookCommand? OnStarting,
@@ -149,7 +165,7 @@ public sealed record ClientLimitsConfig(double? RequestsPerSecond, int Burst, bo
     public override int GetHashCode() => HashCode.Combine(RequestsPerSecond, Burst, NoDelay, Connections);
 }
 
-public sealed record StatsdConfig(string? Host, string Prefix, string? DogstatsdTags);
+public sealed record StatsdConfig(string? Host, string Prefix, string? DogstatsdTags, bool BacklogMetric);
 
 /// <summary>The Prometheus endpoint: where <c>/metrics</c> is served, or null when off.</summary>
 public sealed record MetricsConfig(BindAddress? Bind);

@@ -29,6 +29,10 @@ public static class SettingsRegistry
         RuntimeHelpers.RunClassConstructor(typeof(LoggingSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(ProcessNamingSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(ProxySettings).TypeHandle);
+        RuntimeHelpers.RunClassConstructor(typeof(RefusedSettings).TypeHandle);
+        RuntimeHelpers.RunClassConstructor(typeof(InherentSettings).TypeHandle);
+        RuntimeHelpers.RunClassConstructor(typeof(Http2Settings).TypeHandle);
+        RuntimeHelpers.RunClassConstructor(typeof(SyslogSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(SecuritySettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(ServerHookSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(ServerMechanicsSettings).TypeHandle);

@@ -70,6 +70,11 @@ internal static class CrossRules
             errors.Add(new SettingsError(settings[FrontHttpSettings.HttpsRedirectBind].Origin, FrontHttpSettings.HttpsRedirectBind.Key,
                 "redirects to HTTPS, but no listener speaks it: certfile is not set. Set certfile and keyfile (bind then serves HTTPS), or remove https_redirect_bind."));
         }
+        if (settings.Get(Http2Settings.Http2Cleartext) == "prior-knowledge" && !settings.Get(ProxySettings.HttpProtocols).Contains("h2"))
+        {
+            errors.Add(new SettingsError(settings[Http2Settings.Http2Cleartext].Origin, Http2Settings.Http2Cleartext.Key,
+                "prior-knowledge serves HTTP/2, but http_protocols does not include h2. Add h2 to http_protocols, or set http2_cleartext: off."));
+        }
         if (settings.Get(FrontHttpSettings.HttpsRedirectBind).FirstOrDefault(r => settings.Get(ServerSocketSettings.Bind).Any(b => b.ToString() == r.ToString())) is { } both)
         {
             errors.Add(new SettingsError(settings[FrontHttpSettings.HttpsRedirectBind].Origin, FrontHttpSettings.HttpsRedirectBind.Key,

@@ -57,4 +57,18 @@ public static class DebuggingSettings
             native and have none. gunicorn-net only.
             """,
     };
+
+    public static readonly Setting<string> ReloadEngine = new()
+    {
+        Key = "reload_engine",
+        Section = Section.Debugging,
+        Cli = ["--reload-engine"],
+        Meta = "STRING",
+        Type = Scalars.Choice("auto", "inotify", "poll"),
+        Default = "auto",
+        Status = SettingStatus.Inherent("`reload` watches with inotify, which is what auto picks on Linux."),
+        Rules = [new Rule<string>(v => v != "poll", _ => "polling is not offered: `reload` watches files with inotify.",
+            "Use auto or inotify; on a filesystem without inotify events (NFS, some container mounts), restart with `gunicorn-net ctl reload` instead.")],
+        Doc = "How `reload` watches files: `auto` and `inotify` both use inotify (Linux); `poll` is refused.",
+    };
 }

@@ -63,4 +63,17 @@ public static class InstrumentationSettings
             listener, so that clients of `bind` cannot read it; keep it on a private address.
             """,
     };
+
+    public static readonly Setting<bool> EnableBacklogMetric = new()
+    {
+        Key = "enable_backlog_metric",
+        Section = Section.Instrumentation,
+        Cli = ["--enable-backlog-metric"],
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = """
+            Send gunicorn's `gunicorn.backlog` StatsD gauge every second: connections waiting in the listeners'
+            accept queues (Linux TCP_INFO), as gunicorn does. `/metrics` always has it as `gunicorn_listen_backlog`.
+            """,
+    };
 }

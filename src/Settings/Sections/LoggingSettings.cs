@@ -90,4 +90,14 @@ public static class LoggingSettings
             "it names a Python logging.config file, which the .NET master cannot read; use errorlog, loglevel and accesslog."),
         Doc = "gunicorn's Python logging configuration file.",
     };
+
+    public static readonly Setting<bool> EnableStdioInheritance = new()
+    {
+        Key = "enable_stdio_inheritance",
+        Section = Section.Logging,
+        Cli = ["-R", "--enable-stdio-inheritance"],
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = "With `daemon`, keep stdout and stderr instead of sending them to /dev/null (the error log to `-` then still reaches the caller's terminal or file).",
+    };
 }

@@ -18,4 +18,16 @@ public static class ProcessNamingSettings
             Unset: the app's name. Linux keeps the first 15 bytes of a process name (/proc/PID/comm).
             """,
     };
+
+    public static readonly Setting<string> DefaultProcName = new()
+    {
+        Key = "default_proc_name",
+        Section = Section.ProcessNaming,
+        Type = Scalars.Text,
+        Default = "gunicorn",
+        Doc = """
+            The process name used when neither `proc_name` nor an app is given (gunicorn sets it for each kind of
+            app; a config may set it too).
+            """,
+    };
 }

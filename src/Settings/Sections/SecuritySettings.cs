@@ -16,8 +16,8 @@ public static class SecuritySettings
         Rules = [Rules.AtLeast(0)],
         Doc = """
             The maximum size of the HTTP request line in bytes (method, target and version). A longer line is
-            answered 414 by the front tier and never reaches a worker. As in gunicorn, 0 or anything above 8190
-            means 8190.
+            answered 414 by the front tier and never reaches a worker. As in gunicorn, anything above 8190 means
+            8190 and 0 means unlimited (bounded only by the front's 1 MiB request buffer).
             """,
     };
 

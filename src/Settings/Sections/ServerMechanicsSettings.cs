@@ -173,4 +173,49 @@ public static class ServerMechanicsSettings
             activated virtualenv). gunicorn-net only: gunicorn runs inside its interpreter.
             """,
     };
+
+    public static readonly Setting<int> ControlSocketMode = new()
+    {
+        Key = "control_socket_mode",
+        Section = Section.ServerMechanics,
+        Cli = ["--control-socket-mode"],
+        Meta = "INT",
+        Type = Quantities.Octal,
+        Default = Convert.ToInt32("600", 8),
+        Rules = [new Rule<int>(v => v is >= 0 and <= 511, v => $"{Convert.ToString(v, 8)} is not a file mode.", "Give an octal mode such as 0600 or 0660.")],
+        Doc = "The control socket's file mode (octal, default 0600: the master's user only). 0660 lets the socket's group run `gunicorn-net ctl`.",
+    };
+
+    public static readonly Setting<bool> ControlSocketDisable = new()
+    {
+        Key = "control_socket_disable",
+        Section = Section.ServerMechanics,
+        Cli = ["--no-control-socket"],
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = "Open no control socket: `gunicorn-net ctl` cannot reach this master (signals still work).",
+    };
+
+    public static readonly Setting<string?> TmpUploadDir = new()
+    {
+        Key = "tmp_upload_dir",
+        Section = Section.ServerMechanics,
+        Type = Scalars.OptionalText,
+        Default = null,
+        Doc = """
+            Where the front tier spills request bodies that outgrow `request_buffer_size` while it buffers them
+            (nginx's client_body_temp_path). Unset: the system's temporary directory ($TMPDIR or /tmp). A spill that
+            cannot be written there is answered 507 and logged with the path.
+            """,
+    };
+
+    public static readonly Setting<bool> CasefoldHttpMethod = new()
+    {
+        Key = "casefold_http_method",
+        Section = Section.ServerMechanics,
+        Cli = ["--casefold-http-method"],
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = "Upper-case request methods before anything checks them (`get` becomes `GET`); off: a lowercase method is refused with 400 unless `permit_unconventional_http_method`.",
+    };
 }

@@ -36,4 +36,17 @@ public static class ServerSocketSettings
         Rules = [Rules.AtLeast(1, "Typically 64-2048; the kernel caps it at net.core.somaxconn.")],
         Doc = "The maximum number of pending connections, passed to listen().",
     };
+
+    public static readonly Setting<bool> ReusePort = new()
+    {
+        Key = "reuse_port",
+        Section = Section.ServerSocket,
+        Cli = ["--reuse-port"],
+        Type = Scalars.Bool,
+        Default = false,
+        Doc = """
+            Set SO_REUSEPORT on TCP listeners, so that several gunicorn-net masters (or another server) can bind the
+            same address and the kernel spreads connections among them.
+            """,
+    };
 }

@@ -67,4 +67,21 @@ public static class SslSettings
             Unset: TLS 1.3 suites and the TLS 1.2 ECDHE suites with AES-GCM or ChaCha20 only (no CBC).
             """,
     };
+
+    public static readonly Setting<string> SslVersion = new()
+    {
+        Key = "ssl_version",
+        Section = Section.Ssl,
+        Cli = ["--ssl-version"],
+        Meta = "STRING",
+        Type = Scalars.Choice("TLS", "TLS_SERVER", "SSLv23", "TLSv1_2", "TLSv1_3", "SSLv3", "TLSv1", "TLSv1_1"),
+        Default = "TLS",
+        Rules = [new Rule<string>(v => v is not ("SSLv3" or "TLSv1" or "TLSv1_1"), v => $"{v} is insecure and not offered.",
+            "Use TLS (TLS 1.2 and 1.3), or TLSv1_2 / TLSv1_3 for one version only.")],
+        Doc = """
+            TLS versions the front accepts: `TLS` (also `TLS_SERVER` and `SSLv23`, Python's aliases) negotiates TLS 1.2
+            or 1.3; `TLSv1_2` or `TLSv1_3` allows that version only. SSLv3, TLS 1.0 and 1.1 are refused. (gunicorn
+            ignores this setting since 21.0; here it is honoured.)
+            """,
+    };
 }

@@ -35,7 +35,9 @@ public sealed record WorkerStartInfo(
     long MaxRequests,
     WorkerIdentity? Identity,
     bool Sendfile,
-    IReadOnlyList<string>? Exec = null);
+    IReadOnlyList<string>? Exec = null,
+    Gunicorn.Shared.Logging.SyslogTarget? Syslog = null,
+    IReadOnlyList<string>? ForwarderHeaders = null);
 
 /// <summary>The interpreter to embed, as the master found it by asking it (sysconfig).</summary>
 /// <param name="Executable">sys.executable: CPython derives its prefix (and a virtualenv's site-packages) from it.</param>

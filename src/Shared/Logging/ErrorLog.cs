@@ -56,6 +56,25 @@ public static class ErrorLog
         old.Dispose();
     }
 
+    private static SyslogSender? _syslog;
+    private static string _syslogTag = "";
+
+    /// <summary><c>syslog</c>: every line written also goes to syslog, tagged <c>gunicorn.PREFIX.error</c> as gunicorn's are.</summary>
+    public static void SendToSyslog(SyslogTarget? target)
+    {
+        var old = _syslog;
+        if (target is not null && SyslogAddress.TryParse(target.Address, out var address))
+        {
+            _syslogTag = $"gunicorn.{target.Prefix}.error";
+            _syslog = new SyslogSender(address, target.Facility);
+        }
+        else
+        {
+            _syslog = null;
+        }
+        old?.Dispose();
+    }
+
     /// <summary>Lets per-request debug lines skip formatting their message when debug is off.</summary>
     public static bool DebugEnabled => _minimum == 0;
 
@@ -87,5 +106,6 @@ public static class ErrorLog
         {
             _sink.WriteLine(line);
         }
+        _syslog?.Send(level, _syslogTag, line);
     }
 }

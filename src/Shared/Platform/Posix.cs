@@ -131,14 +131,15 @@ public static partial class Posix
     public const int O_RDWR = 2, O_WRONLY = 1, O_CREAT = 0x40, O_APPEND = 0x400;
 
     /// <summary>Points stdout and stderr (fds 1 and 2, native writers included) at a file, opened for appending.</summary>
-    public static void RedirectOutput(string path, bool includeStdin = false)
+    public static void RedirectOutput(string path, bool includeStdin = false, bool includeOutput = true)
     {
         var fd = Open(path, (includeStdin ? O_RDWR : O_WRONLY) | O_CREAT | O_APPEND, Convert.ToUInt32("644", 8));
         if (fd < 0)
         {
             throw new IOException($"cannot open {path}: {Marshal.GetLastPInvokeErrorMessage()}");
         }
-        foreach (var target in includeStdin ? new[] { 0, 1, 2 } : [1, 2])
+        int[] targets = [.. includeStdin ? [0] : Array.Empty<int>(), .. includeOutput ? [1, 2] : Array.Empty<int>()];
+        foreach (var target in targets)
         {
             Dup2(fd, target);
         }

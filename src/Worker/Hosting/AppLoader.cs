@@ -51,7 +51,7 @@ internal static class AppLoader
         try
         {
             var wsgi = threads.RunAsync(() => WsgiApplication.Load(info.App, threadCount, threaded, info.Sendfile,
-                info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid))).GetAwaiter().GetResult();
+                info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid), info.ForwarderHeaders ?? [])).GetAwaiter().GetResult();
             hooks.PythonHook = wsgi.RunHook;
             ErrorLog.Debug($"Loaded WSGI app {info.App} with Python {python.Version} ({python.Library})");
             return (new LoadedApp(wsgi, threads, wsgi.Shutdown), 0);

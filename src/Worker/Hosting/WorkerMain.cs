@@ -26,6 +26,7 @@ internal static class WorkerMain
             Posix.RedirectOutput(info.ErrorLog);
         }
         ErrorLog.Configure(info.LogLevel, info.ErrorLog);
+        ErrorLog.SendToSyslog(info.Syslog);
         ProcessTitle.Set(info.Title);
         var pipeFd = int.TryParse(Environment.GetEnvironmentVariable(WorkerContract.PipeVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var fd) ? fd : -1;
         // The variables are for this process only; the app and its children must not see them.

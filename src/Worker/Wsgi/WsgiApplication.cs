@@ -24,12 +24,13 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     private readonly bool _preRequest, _postRequest;
     private readonly nint _preRequestHook, _postRequestHook, _callHook, _fileWrapperSpan, _shutdown;
 
-    private WsgiApplication(nint app, nint runner, bool multithread, bool sendfile, IReadOnlyDictionary<string, string> hooks)
+    private WsgiApplication(nint app, nint runner, bool multithread, bool sendfile, IReadOnlyDictionary<string, string> hooks,
+        IReadOnlyList<string> forwarderHeaders)
     {
         _app = app;
         _runner = runner;
         _sendfile = sendfile;
-        _environ = new WsgiEnviron(runner, multithread);
+        _environ = new WsgiEnviron(runner, multithread, forwarderHeaders);
         _preRequest = hooks.ContainsKey("pre_request");
         _postRequest = hooks.ContainsKey("post_request");
         _preRequestHook = PythonRuntime.GetAttr(runner, "pre_request").Steal();
@@ -44,7 +45,7 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     /// carrying the traceback. Python hooks are imported first, and post_fork runs before the app loads, as in gunicorn.
     /// </summary>
     public static WsgiApplication Load(string target, int threads, bool multithread, bool sendfile,
-        IReadOnlyDictionary<string, string> hooks, (int Pid, int Age, int MasterPid) worker)
+        IReadOnlyDictionary<string, string> hooks, (int Pid, int Age, int MasterPid) worker, IReadOnlyList<string> forwarderHeaders)
     {
         using var runner = PythonRuntime.ExecModule("gunicorn_net_wsgi_runner", ReadRunner());
         WsgiCallbacks.Install(threads, runner.Handle);
@@ -63,7 +64,7 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         using var load = PythonRuntime.GetAttr(runner.Handle, "load");
         using var loadArgs = PythonRuntime.Tuple(PythonRuntime.Str(target));
         var app = PythonRuntime.Check(CPython.PyObject_Call(load.Handle, loadArgs.Handle, 0)).Steal();
-        return new WsgiApplication(app, runner.Steal(), multithread, sendfile, hooks);
+        return new WsgiApplication(app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders);
     }
 
     /// <summary>

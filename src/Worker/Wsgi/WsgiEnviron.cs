@@ -49,9 +49,16 @@ internal sealed unsafe class WsgiEnviron
 
     private readonly nint _versionTuple, _stderr, _multithreadValue, _fileWrapperType, _bytesIo, _inputType;
 
+    /// <summary>forwarder_headers that name environ variables this builds itself: SCRIPT_NAME and PATH_INFO.</summary>
+    private readonly bool _scriptNameForwarded, _pathInfoForwarded;
+
     /// <param name="runner">The runner module (FileWrapper, Input).</param>
-    public WsgiEnviron(nint runner, bool multithread)
+    /// <param name="forwarderHeaders">forwarder_headers: headers of these names (the front passes them from trusted
+    /// peers only) set the environ variable of the same name instead of HTTP_*.</param>
+    public WsgiEnviron(nint runner, bool multithread, IReadOnlyList<string> forwarderHeaders)
     {
+        _scriptNameForwarded = forwarderHeaders.Contains("SCRIPT_NAME", StringComparer.OrdinalIgnoreCase);
+        _pathInfoForwarded = forwarderHeaders.Contains("PATH_INFO", StringComparer.OrdinalIgnoreCase);
         _headerKeyLookup = _headerKeys.GetAlternateLookup<ReadOnlySpan<char>>();
         _versionTuple = PythonRuntime.Tuple(new PyRef(CPython.PyLong_FromLongLong(1)), new PyRef(CPython.PyLong_FromLongLong(0))).Steal();
         using (var sys = PythonRuntime.Import("sys"))
@@ -94,7 +101,7 @@ internal sealed unsafe class WsgiEnviron
         var question = path.IndexOf((byte)'?');
         var query = question < 0 ? [] : path[(question + 1)..];
         path = question < 0 ? path : path[..question];
-        Set(d, _pathInfo, PercentDecoded(path));
+        var pathInfo = path;
         Set(d, _queryString, PythonRuntime.Latin1(query));
         Set(d, _rawUri, PythonRuntime.Latin1(target));
         SetBorrowed(d, _serverProtocol, request.Http10 ? _http10 : _http11);
@@ -125,11 +132,20 @@ internal sealed unsafe class WsgiEnviron
         Set(d, _remoteAddr, PythonRuntime.Latin1(space < 0 ? [] : peer[..space]));
         Set(d, _remotePort, PythonRuntime.Latin1(space < 0 ? [] : peer[(space + 1)..]));
 
+        ReadOnlySpan<byte> scriptName = [];
         foreach (var (nameRange, valueRange) in request.Headers)
         {
             var name = request[nameRange];
             var value = request[valueRange];
-            if (Ascii.EqualsIgnoreCase(name, "Content-Type"u8))
+            if (_scriptNameForwarded && Ascii.EqualsIgnoreCase(name, "SCRIPT_NAME"u8))
+            {
+                scriptName = value;
+            }
+            else if (_pathInfoForwarded && Ascii.EqualsIgnoreCase(name, "PATH_INFO"u8))
+            {
+                pathInfo = value;
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "Content-Type"u8))
             {
                 Set(d, _contentType, PythonRuntime.Latin1(value));
             }
@@ -143,6 +159,17 @@ internal sealed unsafe class WsgiEnviron
                 AddHeader(d, key.Handle, value);
             }
         }
+
+        // gunicorn: a forwarded SCRIPT_NAME is the mount point; PATH_INFO is the rest of the path below it.
+        if (!scriptName.IsEmpty)
+        {
+            Set(d, _scriptName, PythonRuntime.Latin1(scriptName));
+            if (pathInfo.StartsWith(scriptName))
+            {
+                pathInfo = pathInfo[scriptName.Length..];
+            }
+        }
+        Set(d, _pathInfo, PercentDecoded(pathInfo));
 
         SetBorrowed(d, _version, _versionTuple);
         SetBorrowed(d, _errors, _stderr);

@@ -12,7 +12,8 @@ public class UpgradeTests
     [Fact]
     public async Task Usr2_StartsANewMasterOnTheSameSockets_AndTheOldOneStopsWithoutAFailedRequest()
     {
-        var dir = Directory.CreateTempSubdirectory("gunicorn-net-usr2-").FullName;
+        var hooks = new HookRecorder(["pre_exec"], "GUNICORN_HOOK");
+        var dir = hooks.Directory;
         var pidFile = Path.Combine(dir, "master.pid");
         await using var server = await GunicornServer.StartAsync(["-w", "1", "-p", pidFile, "@echo"], dir);
         var load = ContinuousLoad.Start(server.Client);
@@ -22,6 +23,7 @@ public class UpgradeTests
             server.Signal(Signals.USR2);
             var started = await server.WaitForLogAsync(@"Upgrading: started a new master \(pid (\d+)\)", Deadline);
             newMaster = int.Parse(started.Groups[1].Value);
+            Assert.Equal(["pre_exec pre_exec"], hooks.Lines); // the old master ran pre_exec, once, before starting it
             await server.WaitForLogAsync($@"\[{newMaster}\] \[INFO\] Using 1 socket\(s\) from the old master \(GUNICORN_FD\); bind is ignored", Deadline);
             await server.WaitForLogAsync($@"\[{newMaster}\] \[INFO\] All 1 workers ready", Deadline);
             Assert.Equal(newMaster.ToString(), File.ReadAllText(pidFile).Trim());

@@ -1,0 +1,93 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace Gunicorn.Shared.Logging;
+
+/// <summary>
+/// Sends log lines to syslog as gunicorn's SysLogHandler does: <c>&lt;PRI&gt;TAG: LINE</c>, NUL-terminated on
+/// datagram sockets, newline-framed on streams. Never blocks a caller for long and never throws: a daemon that is
+/// down costs one warning on stderr, and a stream socket is reconnected on the next line after a failure.
+/// </summary>
+public sealed class SyslogSender : IDisposable
+{
+    private readonly SyslogAddress _address;
+    private readonly int _facility;
+    private readonly Lock _gate = new();
+    private Socket? _socket;
+    private int _warned;
+
+    public SyslogSender(SyslogAddress address, string facility)
+    {
+        _address = address;
+        _facility = SyslogAddress.Facilities[facility];
+    }
+
+    /// <summary>RFC 5424 severities for gunicorn's levels: debug, info, warning, error, critical.</summary>
+    private static readonly int[] Severities = [7, 6, 4, 3, 2];
+
+    /// <param name="level">0 debug .. 4 critical.</param>
+    public void Send(int level, string tag, string line)
+    {
+        var datagram = _address.Datagram;
+        var text = $"<{_facility * 8 + Severities[level]}>{tag}: {line}{(datagram ? '\0' : '\n')}";
+        var bytes = Encoding.UTF8.GetBytes(text);
+        lock (_gate)
+        {
+            try
+            {
+                _socket ??= Connect();
+                if (datagram)
+                {
+                    _socket.Send(bytes, SocketFlags.None, out var error);
+                    if (error is not (SocketError.Success or SocketError.WouldBlock))
+                    {
+                        throw new SocketException((int)error);
+                    }
+                }
+                else
+                {
+                    _socket.Send(bytes);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+            {
+                _socket?.Dispose();
+                _socket = null;
+                if (Interlocked.Exchange(ref _warned, 1) == 0)
+                {
+                    Console.Error.WriteLine($"[{Environment.ProcessId}] [WARNING] Cannot send to syslog at {_address} ({e.Message}); further failures are not reported. Check syslog_addr and that the syslog daemon runs.");
+                }
+            }
+        }
+    }
+
+    private Socket Connect()
+    {
+        Socket socket;
+        if (_address.Kind == "unix")
+        {
+            socket = new Socket(AddressFamily.Unix, _address.Datagram ? SocketType.Dgram : SocketType.Stream, ProtocolType.Unspecified);
+            socket.Connect(new UnixDomainSocketEndPoint(_address.HostOrPath));
+        }
+        else
+        {
+            socket = new Socket(_address.Datagram ? SocketType.Dgram : SocketType.Stream, _address.Datagram ? ProtocolType.Udp : ProtocolType.Tcp);
+            socket.Connect(_address.HostOrPath, _address.Port);
+        }
+        socket.SendTimeout = 1000;
+        if (_address.Datagram)
+        {
+            socket.Blocking = false;
+        }
+        return socket;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _socket?.Dispose();
+            _socket = null;
+        }
+    }
+}
