@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Gunicorn.Shared.Logging;
 using Gunicorn.Backend.Platform;
 using Gunicorn.Shared.Platform;
+using Gunicorn.Settings.Records;
 
 namespace Gunicorn.Backend.Arbiter;
 
@@ -168,6 +169,7 @@ public sealed partial class Arbiter
         var previous = _serving;
         _serving = pending;
         _pending = null;
+        ReapplyMasterSettings(previous.Config, _serving.Config);
         PublishRoutes();
         foreach (var old in _workers.Where(w => w.Generation != _serving && w.State is WorkerState.Ready or WorkerState.Booting).ToList())
         {
@@ -178,6 +180,41 @@ public sealed partial class Arbiter
         SystemdNotify.Ready();
         _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} succeeded: {_serving} serving";
         ReloadAgainIfAsked();
+    }
+
+    /// <summary>
+    /// What gunicorn re-applies in the master on HUP besides the workers: the error log's file and level, syslog,
+    /// raw_env in the master's own environment (hooks see it), and the reload watcher.
+    /// </summary>
+    private void ReapplyMasterSettings(GunicornConfig before, GunicornConfig after)
+    {
+        if (before.Logging.ErrorLog != after.Logging.ErrorLog || before.Logging.LogLevel != after.Logging.LogLevel)
+        {
+            try
+            {
+                ErrorLog.Configure(after.Logging.LogLevel, after.Logging.ErrorLog);
+                ErrorLog.Info($"Error log now {after.Logging.ErrorLog} at level {after.Logging.LogLevel} (reload)");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                ErrorLog.Error($"Cannot open the new errorlog {after.Logging.ErrorLog}: {e.Message}. Still writing to {before.Logging.ErrorLog}; fix the path and reload again.");
+            }
+        }
+        if (before.Logging.Syslog != after.Logging.Syslog)
+        {
+            ErrorLog.SendToSyslog(after.Logging.Syslog);
+        }
+        RawEnvironment.ApplyToMaster(after.Pool.RawEnv);
+        if (before.App.Reload != after.App.Reload || before.App.Chdir != after.App.Chdir
+            || !before.App.PythonPath.SequenceEqual(after.App.PythonPath) || !before.App.ReloadExtraFiles.SequenceEqual(after.App.ReloadExtraFiles))
+        {
+            _codeWatcher?.Dispose();
+            _codeWatcher = WatchCode(after.App);
+            if (_codeWatcher is null)
+            {
+                ErrorLog.Info("No longer watching for code changes (reload is off)");
+            }
+        }
     }
 
     private void AbandonPending(string reason, string? message = null)

@@ -40,6 +40,17 @@ public sealed partial class Arbiter
     private string? _lastReload;
 
     private readonly Func<ChannelWriter<ArbiterEvent>, IWorkerLauncher> _makeLauncher;
+    private CodeWatcher? _codeWatcher;
+
+    /// <summary>reload: a watcher over the app's directories, or null when reload is off.</summary>
+    private CodeWatcher? WatchCode(AppConfig app) => app.Reload
+        ? new CodeWatcher(_events.Writer, [app.Chdir, .. app.PythonPath], app.ReloadExtraFiles, app.Chdir)
+        : null;
+
+    private sealed class DisposeAction(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
 
     /// <param name="first">The first generation (<see cref="WorkerGeneration.Create"/>).</param>
     /// <param name="reloadConfig">Re-reads the configuration for HUP; returns null (having logged why) when it is invalid.</param>
@@ -78,9 +89,8 @@ public sealed partial class Arbiter
     public async Task<int> RunAsync()
     {
         using var signals = ListenToSignals ? new SignalQueue(_events.Writer) : null;
-        using var watcher = Config.App.Reload
-            ? new CodeWatcher(_events.Writer, [Config.App.Chdir, .. Config.App.PythonPath], Config.App.ReloadExtraFiles, Config.App.Chdir)
-            : null;
+        _codeWatcher = WatchCode(Config.App);
+        using var stopWatching = new DisposeAction(() => _codeWatcher?.Dispose());
         ManageWorkers();
         while (_exitCode is null)
         {

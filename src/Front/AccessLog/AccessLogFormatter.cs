@@ -86,8 +86,26 @@ public sealed class AccessLogFormatter(string format)
         "SERVER_PROTOCOL" => context.Request.Protocol,
         "SERVER_PORT" => context.Connection.LocalPort.ToString(CultureInfo.InvariantCulture),
         "WSGI.URL_SCHEME" => context.Request.Scheme,
+        "CONTENT_TYPE" => context.Request.ContentType,
+        "CONTENT_LENGTH" => context.Request.ContentLength?.ToString(CultureInfo.InvariantCulture),
+        "SERVER_NAME" => context.Request.Host.Host,
+        "SCRIPT_NAME" => context.Request.PathBase.Value,
+        // The environ's header variables: HTTP_X_REAL_IP is the X-Real-IP header (CGI's name mapping, reversed).
+        var cgi when cgi.StartsWith("HTTP_", StringComparison.Ordinal) => HeaderForCgiName(context, cgi["HTTP_".Length..]),
         _ => null,
     };
+
+    private static string? HeaderForCgiName(HttpContext context, string cgiName)
+    {
+        foreach (var (name, values) in context.Request.Headers)
+        {
+            if (name.Length == cgiName.Length && string.Equals(name.Replace('-', '_'), cgiName, StringComparison.OrdinalIgnoreCase))
+            {
+                return values.ToString();
+            }
+        }
+        return null;
+    }
 
     private static string RawTarget(HttpContext context) =>
         context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } raw ? raw : context.Request.Path + context.Request.QueryString;

@@ -44,12 +44,18 @@ public static class GunicornCommand
             Console.Out.Write(ConfigReport.PrintConfig(resolution));
             return 0;
         }
+        var config = ConfigBinder.Bind(settings, resolution.ConfigSource);
         if (settings.Get(Gunicorn.Settings.Sections.ConfigFileSettings.CheckConfig))
         {
+            // gunicorn's --check-config loads the app too, and fails when it cannot.
+            if (await AppImportCheck.ProblemAsync(config) is { } problem)
+            {
+                Console.Error.WriteLine($"App failed to load: {problem}");
+                return 1;
+            }
             Console.Out.WriteLine($"Config OK: {resolution.ConfigSource}");
             return 0;
         }
-        var config = ConfigBinder.Bind(settings, resolution.ConfigSource);
         if (config.Process.Daemon)
         {
             if (!Daemon.IsDetachedCopy)

@@ -34,9 +34,15 @@ public sealed class ForwardingHandler(
     {
         Version = HttpVersion.Version11,
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        // The arbiter's timeout decides when a worker is stuck; this only bounds a silent upstream.
-        ActivityTimeout = TimeSpan.FromSeconds(Math.Max(60, 2 * config.Pool.TimeoutSeconds)),
+        ActivityTimeout = ActivityTimeoutFor(config.Pool.TimeoutSeconds),
     };
+
+    /// <summary>
+    /// How long a worker may send nothing before the front gives up on it (504): the arbiter's timeout decides when a
+    /// worker is stuck, this only bounds a silent upstream, well past it. timeout 0 means no timeout, as in gunicorn.
+    /// </summary>
+    internal static TimeSpan ActivityTimeoutFor(int timeoutSeconds) =>
+        timeoutSeconds <= 0 ? System.Threading.Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(Math.Max(60, 2 * timeoutSeconds));
 
     /// <summary>How long a request may wait for a free worker (and for the first workers at startup).</summary>
     private readonly TimeSpan _queueWait = TimeSpan.FromSeconds(config.Pool.TimeoutSeconds > 0 ? config.Pool.TimeoutSeconds : 30);

@@ -111,8 +111,8 @@ public sealed class ListenerSet : IDisposable
         }
     }
 
-    /// <summary>SOL_SOCKET, SO_REUSEPORT on Linux (.NET names no such option).</summary>
-    private const int SolSocket = 1, SoReusePort = 15;
+    /// <summary>SOL_SOCKET, SO_REUSEADDR and SO_REUSEPORT on Linux.</summary>
+    internal const int SolSocket = 1, SoReuseAddr = 2, SoReusePort = 15;
 
     private static Listener Open(string key, BindAddress bind, int backlog, bool reusePort)
     {
@@ -144,7 +144,9 @@ public sealed class ListenerSet : IDisposable
         }
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR itself: .NET's ReuseAddress also sets SO_REUSEPORT on Linux, which would let a second
+            // server bind this port beside us and take half its connections instead of failing "in use".
+            socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
             if (reusePort)
             {
                 socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));

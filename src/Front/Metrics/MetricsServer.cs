@@ -32,7 +32,7 @@ public sealed class MetricsServer : IAsyncDisposable
             }
             else
             {
-                _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                _socket.SetRawSocketOption(ListenerSet.SolSocket, ListenerSet.SoReuseAddr, BitConverter.GetBytes(1));
                 _socket.Bind(new IPEndPoint(AddressOf(bind.Host), bind.Port));
                 _socket.Listen(16);
                 Address = "http://" + _socket.LocalEndPoint;

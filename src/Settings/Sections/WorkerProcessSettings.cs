@@ -97,7 +97,10 @@ public static class WorkerProcessSettings
         Rules = [Rules.AtLeast(0)],
         Doc = """
             A worker that has not sent a heartbeat for this many seconds is aborted (SIGABRT, then SIGKILL) and
-            replaced; its request is answered 504. 0 disables the check.
+            replaced; its request is answered 504. Workers that keep beating while a request runs (gthread, the
+            built-in apps, ASP.NET Core apps) are bounded per request by the front instead: a worker that sends
+            nothing for 2 x timeout (at least 60 s) gets its request answered 504. 0 disables both, as gunicorn's
+            "no timeout"; requests then wait as long as the worker takes.
             """,
     };
 

@@ -64,6 +64,8 @@ public class DeployFilesTests
         // The carried config is one gunicorn-net accepts.
         var dir = Directory.CreateTempSubdirectory("gunicorn-net-k8s-").FullName;
         File.WriteAllText(Path.Combine(dir, "gunicorn.yaml"), configText);
+        // --check-config imports the app, as gunicorn's does: the image's app.
+        File.WriteAllText(Path.Combine(dir, "app.py"), "def app(environ, start_response):\n    return []\n");
         var check = await Binary.RunAsync(["--check-config", "-c", "gunicorn.yaml"], dir);
         Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
     }
