@@ -193,7 +193,8 @@ public sealed partial class Arbiter
             WorkerIdentities.From(pool),
             config.Static.Sendfile,
             Syslog: config.Logging.Syslog,
-            ForwarderHeaders: config.Proxy.ForwarderHeaders);
+            ForwarderHeaders: config.Proxy.ForwarderHeaders,
+            Statsd: config.Statsd.Host is { } statsd ? new(statsd, config.Statsd.Prefix, config.Statsd.DogstatsdTags) : null);
         generation.Hooks.Run("pre_fork", config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
         WorkerHandle worker;
         try

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using Gunicorn.Settings.Records;
 using Gunicorn.Shared.Logging;
+using Gunicorn.Shared.Metrics;
 
 namespace Gunicorn.Front.Metrics;
 
@@ -12,7 +13,8 @@ namespace Gunicorn.Front.Metrics;
 /// gunicorn's StatsD instrumentation (<c>gunicorn/instrument/statsd.py</c>), with its metric names and types:
 /// per request <c>gunicorn.requests</c> (counter), <c>gunicorn.request.duration</c> (timer, ms) and
 /// <c>gunicorn.request.status.NNN</c> (counter); <c>gunicorn.workers</c> (gauge) when the number of ready workers
-/// changes; <c>gunicorn.log.warning|error|critical</c> (counters) for the master's log lines. Names take
+/// changes; <c>gunicorn.log.warning|error|critical</c> (counters) for the master's log lines (each worker counts its
+/// own, <see cref="StatsdSocket.CountLogLines"/>). Names take
 /// <c>statsd_prefix</c> (a dot is added as gunicorn does) and lines end with <c>|#dogstatsd_tags</c> when set.
 /// A request's three lines go in one datagram (StatsD's multi-metric packet). Sends never block: a non-blocking
 /// datagram socket, and a StatsD that is down, refuses or does not resolve costs one warning, then silence.
@@ -39,32 +41,10 @@ public sealed class StatsdClient : IDisposable
         {
             return null;
         }
-        Socket? socket = null;
-        try
+        var socket = StatsdSocket.Open(host, out var problem);
+        if (socket is null)
         {
-            EndPoint endpoint;
-            if (host.StartsWith("unix:", StringComparison.Ordinal))
-            {
-                socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-                endpoint = new UnixDomainSocketEndPoint(host["unix:".Length..]);
-            }
-            else
-            {
-                var colon = host.LastIndexOf(':');
-                var name = host[..colon].Trim('[', ']');
-                var port = int.Parse(host[(colon + 1)..], CultureInfo.InvariantCulture);
-                var address = IPAddress.TryParse(name, out var literal) ? literal : Dns.GetHostAddresses(name)[0];
-                socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-                endpoint = new IPEndPoint(address, port);
-            }
-            socket.Blocking = false;
-            socket.Connect(endpoint);
-        }
-        catch (Exception e) when (e is SocketException or FormatException or IndexOutOfRangeException or ArgumentException)
-        {
-            ErrorLog.Warning($"StatsD at {host} cannot be reached ({e.Message}); no metrics will be sent. Fix statsd_host or start StatsD, then reload.");
-            socket?.Dispose();
-            socket = null;
+            ErrorLog.Warning($"StatsD at {host} cannot be reached ({problem}); no metrics will be sent. Fix statsd_host or start StatsD, then reload.");
         }
         var client = new StatsdClient(socket, config.Prefix, config.DogstatsdTags);
         if (socket is not null)

@@ -18,7 +18,8 @@ public static class InstrumentationSettings
         Doc = """
             Where to send StatsD metrics (`HOST:PORT` over UDP, or `unix:PATH`, a datagram socket), with gunicorn's
             names: `gunicorn.requests`, `gunicorn.request.duration` (ms), `gunicorn.request.status.NNN`,
-            `gunicorn.workers`, `gunicorn.log.warning|error|critical` (the master's lines). Unset: no metrics. A StatsD
+            `gunicorn.workers`, `gunicorn.log.warning|error|critical` (each process counts its own lines, master and
+            workers), and `gunicorn.backlog` with `enable_backlog_metric`. Unset: no metrics. A StatsD
             that is down costs one warning, never a slower request.
             """,
     };

@@ -37,7 +37,8 @@ public sealed record WorkerStartInfo(
     bool Sendfile,
     IReadOnlyList<string>? Exec = null,
     Gunicorn.Shared.Logging.SyslogTarget? Syslog = null,
-    IReadOnlyList<string>? ForwarderHeaders = null);
+    IReadOnlyList<string>? ForwarderHeaders = null,
+    Gunicorn.Shared.Metrics.StatsdTarget? Statsd = null);
 
 /// <summary>The interpreter to embed, as the master found it by asking it (sysconfig).</summary>
 /// <param name="Executable">sys.executable: CPython derives its prefix (and a virtualenv's site-packages) from it.</param>

@@ -27,6 +27,10 @@ internal static class WorkerMain
         }
         ErrorLog.Configure(info.LogLevel, info.ErrorLog);
         ErrorLog.SendToSyslog(info.Syslog);
+        if (info.Statsd is { } statsd)
+        {
+            Gunicorn.Shared.Metrics.StatsdSocket.CountLogLines(statsd);
+        }
         ProcessTitle.Set(info.Title);
         var pipeFd = int.TryParse(Environment.GetEnvironmentVariable(WorkerContract.PipeVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var fd) ? fd : -1;
         // The variables are for this process only; the app and its children must not see them.

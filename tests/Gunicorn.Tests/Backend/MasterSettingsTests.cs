@@ -54,6 +54,21 @@ public class MasterSettingsTests
     }
 
     [Fact]
+    public async Task WorkersCountTheirOwnLogLines_InStatsd()
+    {
+        using var statsd = new DatagramListener();
+        await using var server = await GunicornServer.StartAsync(
+            ["-w", "1", "--python", "/usr/bin/python3", "--chdir", RepoPaths.Combine("tests", "apps"),
+             "--statsd-host", $"127.0.0.1:{statsd.Port}", "wsgi_conformance:raising"]);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, (await server.Client.GetAsync("/fail")).StatusCode);
+        }
+        // The worker's "Error handling request" lines, one counter each, as a gunicorn worker sends them.
+        await Eventually.True(() => statsd.Lines.Count(l => l == "gunicorn.log.error:1|c|@1.0") == 3, Deadline, "three error counters");
+    }
+
+    [Fact]
     public async Task ForwarderHeaders_SetScriptNameFromTrustedProxiesOnly()
     {
         var apps = RepoPaths.Combine("tests", "apps");

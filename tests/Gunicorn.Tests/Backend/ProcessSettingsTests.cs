@@ -41,13 +41,21 @@ public class ProcessSettingsTests
     {
         var dir = Directory.CreateTempSubdirectory("gunicorn-net-log-").FullName;
         var log = Path.Combine(dir, "error.log");
-        await using var server = await GunicornServer.StartAsync(["-b", "127.0.0.1:0", "--error-logfile", log, "@echo"], dir, waitForReady: false);
+        await using var server = await GunicornServer.StartAsync(["-b", "127.0.0.1:0", "--error-logfile", log, "--log-level", "debug", "@echo"], dir, waitForReady: false);
         await Eventually.True(() => File.Exists(log) && File.ReadAllText(log).Contains("All 1 workers ready"), Deadline, "startup in the log file");
+        var port = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(log), @"Listening at: http://127\.0\.0\.1:(\d+)").Groups[1].Value;
         File.Move(log, log + ".1");
         server.Signal(Signals.USR1);
         // As gunicorn, "Handling signal" is the last line of the old file; the reopen creates the new one.
         await Eventually.True(() => File.Exists(log), Deadline, "the master to reopen its log");
         Assert.Contains("Handling signal: usr1", File.ReadAllText(log + ".1"));
+        // The master passes USR1 on to the worker, which reopens on its own time: its lines then reach the new file.
+        using var client = new HttpClient();
+        await Eventually.True(async () =>
+        {
+            await client.GetStringAsync($"http://127.0.0.1:{port}/sleep?seconds=0");
+            return File.ReadAllText(log).Contains("[DEBUG] Sleeping 0 s");
+        }, Deadline, "the worker to write to the reopened file");
         server.Signal(Signals.TERM);
         Assert.Equal(0, await server.WaitForExitAsync(Deadline));
         var fresh = File.ReadAllText(log);
