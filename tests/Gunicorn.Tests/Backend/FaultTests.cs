@@ -32,6 +32,37 @@ public class FaultTests
         Assert.Equal(workers, server.WorkerPids().ToHashSet());
     }
 
+    [SkippableFact]
+    public async Task WorkerAllocatingWithoutBound_UnderRlimitAs_FailsItsRequest_AndServiceContinues()
+    {
+        Skip.IfNot(ExternalTool.IsInstalled("/usr/bin/prlimit"), "prlimit (util-linux) sets the worker's RLIMIT_AS.");
+        await using var server = await GunicornServer.StartAsync(
+            ["-w", "1", "--python", DebianPython, "--chdir", RepoPaths.Combine("tests", "apps"), "memory_hog:app"]);
+        var worker = server.WorkerPids().Single();
+        // Room for 256 MiB more than the worker maps now: the app's allocations hit the limit within a few steps.
+        var mapped = long.Parse(File.ReadAllLines($"/proc/{worker}/status").Single(l => l.StartsWith("VmSize:")).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        var limit = await ExternalTool.RunAsync("/usr/bin/prlimit", ["--pid", worker.ToString(), $"--as={mapped + (256L << 20)}"], Deadline);
+        Assert.True(limit.ExitCode == 0, limit.Output);
+        var from = server.LineCount;
+
+        var hog = await server.Client.GetAsync("/hog");
+        // Python raises MemoryError (the worker answers 500 and lives on), or the worker itself cannot allocate and
+        // dies (the front answers 502 and the master replaces it): either way the request fails plainly, and says why.
+        Assert.Contains(hog.StatusCode, new[] { HttpStatusCode.InternalServerError, HttpStatusCode.BadGateway });
+        if (hog.StatusCode == HttpStatusCode.InternalServerError)
+        {
+            await server.WaitForLogAsync("Error handling request /hog", Deadline, from);
+            await server.WaitForLogAsync("MemoryError", Deadline, from);
+        }
+        else
+        {
+            await server.WaitForLogAsync($@"Worker \(pid:{worker}\) (exited|was sent)", Deadline, from);
+            await server.WaitForLogAsync("Booting worker with pid", Deadline, from);
+        }
+        await Eventually.True(async () => (await server.Client.GetAsync("/")).StatusCode == HttpStatusCode.OK, Deadline, "service after the fault");
+        Assert.False(server.HasExited);
+    }
+
     [Fact]
     public async Task MasterKilledWith9_EveryWorkerExitsWithinTwoSeconds_AndThePortIsFree()
     {
