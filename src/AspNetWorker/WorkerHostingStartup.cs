@@ -29,11 +29,13 @@ public sealed class WorkerHostingStartup : IHostingStartup
         var interval = double.TryParse(Environment.GetEnvironmentVariable("GUNICORN_NET_HEARTBEAT_SECONDS"),
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : 1;
         var pipe = new MasterPipe(pipeHandle, maxRequests);
+        var hooks = WorkerHooks.FromEnvironment();
+        hooks?.ListenToSignals();
         builder.ConfigureServices(services =>
         {
             services.AddSingleton(pipe);
             services.AddSingleton<IStartupFilter>(new CountingStartupFilter(pipe));
-            services.AddHostedService(provider => new ReadyReporter(pipe, provider.GetRequiredService<IHostApplicationLifetime>(), TimeSpan.FromSeconds(interval)));
+            services.AddHostedService(provider => new ReadyReporter(pipe, provider.GetRequiredService<IHostApplicationLifetime>(), TimeSpan.FromSeconds(interval), hooks));
         });
     }
 
@@ -57,11 +59,16 @@ public sealed class WorkerHostingStartup : IHostingStartup
         };
     }
 
-    private sealed class ReadyReporter(MasterPipe pipe, IHostApplicationLifetime lifetime, TimeSpan interval) : IHostedService
+    private sealed class ReadyReporter(MasterPipe pipe, IHostApplicationLifetime lifetime, TimeSpan interval, WorkerHooks? hooks) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
-            lifetime.ApplicationStarted.Register(() => pipe.ReportReady(interval, lifetime.StopApplication));
+            lifetime.ApplicationStarted.Register(() =>
+            {
+                pipe.ReportReady(interval, lifetime.StopApplication);
+                hooks?.Run("post_worker_init");
+            });
+            lifetime.ApplicationStopped.Register(() => hooks?.Run("worker_exit"));
             return Task.CompletedTask;
         }
 

@@ -38,11 +38,25 @@ public static class AspNetCoreApp
         start.Environment["ASPNETCORE_URLS"] = $"http://unix:{info.SocketPath}";
         start.Environment["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, HookAssembly);
         start.Environment["GUNICORN_NET_WORKER_PIPE"] = pipeHandle;
+        start.Environment["GUNICORN_NET_WORKER_HOOKS"] = CommandHooks(info.Hooks);
+        start.Environment["GUNICORN_NET_HOOK_TIMEOUT"] = info.Hooks.TimeoutSeconds.ToString(CultureInfo.InvariantCulture);
+        start.Environment["GUNICORN_NET_MASTER_PID"] = info.MasterPid.ToString(CultureInfo.InvariantCulture);
+        start.Environment["GUNICORN_NET_WORKER_AGE"] = info.Age.ToString(CultureInfo.InvariantCulture);
         start.Environment["GUNICORN_NET_MAX_REQUESTS"] = info.MaxRequests.ToString(CultureInfo.InvariantCulture);
         start.Environment["GUNICORN_NET_HEARTBEAT_SECONDS"] =
             WorkerContract.HeartbeatInterval(info.TimeoutSeconds).TotalSeconds.ToString(CultureInfo.InvariantCulture);
         return start;
     }
+
+    /// <summary>The worker-side command hooks the app's startup hook runs (Gunicorn.AspNetWorker's WorkerHooks): one
+    /// line each, the name and the argv, tab-separated. (python: hooks are refused with App.dll at config time.)</summary>
+    private static string CommandHooks(WorkerHooks hooks) => string.Join('\n', new[]
+        {
+            ("post_worker_init", hooks.PostWorkerInit), ("worker_int", hooks.WorkerInt),
+            ("worker_abort", hooks.WorkerAbort), ("worker_exit", hooks.WorkerExit),
+        }
+        .Where(h => h.Item2 is { Kind: HookKind.Command })
+        .Select(h => string.Join('\t', [h.Item1, .. h.Item2!.Argv])));
 
     /// <summary>The dotnet host: DOTNET_ROOT's, the runtime's this master runs on (a JIT build), else the one on PATH.</summary>
     private static string DotnetHost()

@@ -15,6 +15,13 @@ internal static class CrossRules
         ServerHookSettings.PreExec, ServerHookSettings.ChildExit, ServerHookSettings.NWorkersChanged, ServerHookSettings.OnExit,
     ];
 
+    /// <summary>Hooks that run in the worker process (python: there means the app's interpreter).</summary>
+    private static readonly Setting<HookCommand?>[] WorkerSideHooks =
+    [
+        ServerHookSettings.PostFork, ServerHookSettings.PostWorkerInit, ServerHookSettings.PreRequest, ServerHookSettings.PostRequest,
+        ServerHookSettings.WorkerInt, ServerHookSettings.WorkerAbort, ServerHookSettings.WorkerExit,
+    ];
+
     public static ResolvedSettings Apply(ResolvedSettings settings, List<SettingsError> errors, List<string> notices)
     {
         var threads = settings.Get(WorkerProcessSettings.Threads);
@@ -89,6 +96,17 @@ internal static class CrossRules
             {
                 errors.Add(new SettingsError(origin, ConfigFileSettings.WsgiApp.Key,
                     $"ASP.NET Core app \"{path}\" does not exist. Build it (dotnet build) and name its .dll, relative to chdir."));
+            }
+        }
+        if (settings.Get(ConfigFileSettings.WsgiApp) is { } dll && dll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+        {
+            foreach (var hook in WorkerSideHooks)
+            {
+                if (settings.Get(hook) is { Kind: HookKind.Python } python)
+                {
+                    errors.Add(new SettingsError(settings[hook].Origin, hook.Key,
+                        $"\"{python.Text}\" is a Python callable, but the app ({dll}) is an ASP.NET Core app: no Python runs in its workers. Use a command line."));
+                }
             }
         }
         foreach (var hook in new[] { ServerHookSettings.PreRequest, ServerHookSettings.PostRequest })

@@ -77,4 +77,21 @@ public class AspNetCoreAppTests
         // The app's own console logging (ASP.NET Core's "Application started") lands in the error log, as capture_output says.
         await Eventually.True(() => File.ReadAllText(errorLog).Contains("Application started"), Deadline, "the app's output in the error log");
     }
+
+    [Fact]
+    public async Task UnmodifiedApp_RunsTheWorkerSideCommandHooks()
+    {
+        var recorder = new HookRecorder(["post_worker_init", "worker_exit"], "GUNICORN_WORKER_PID");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", SampleApp], recorder.Directory);
+        var worker = Assert.Single(server.WorkerPids());
+        await Eventually.True(() => recorder.Lines.Contains($"post_worker_init {worker}"), Deadline, "post_worker_init in the app's worker");
+        server.Signal(Signals.TERM);
+        Assert.Equal(0, await server.WaitForExitAsync(Deadline));
+        Assert.Equal([$"post_worker_init {worker}", $"worker_exit {worker}"], recorder.Lines);
+
+        File.AppendAllText(Path.Combine(recorder.Directory, "gunicorn.yaml"), "worker_int: python:hooks:on_int\n");
+        var refused = await Binary.RunAsync(["--check-config", SampleApp], recorder.Directory);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("is an ASP.NET Core app: no Python runs in its workers", refused.Stdout + refused.Stderr);
+    }
 }
