@@ -50,8 +50,8 @@ public sealed class WorkerHooks
         return new WorkerHooks(spec, TimeSpan.FromSeconds(timeout), variables);
     }
 
-    /// <summary>worker_int and worker_abort on their signals; the signals then do what they would have done.</summary>
-    /// (Registered only for hooks that are set: the app's own handling of these signals is otherwise untouched.)
+    /// <summary>worker_int and worker_abort on their signals, then the signals do what they would have done. Registered
+    /// only for hooks that are set: otherwise the app's own handling of these signals is untouched.</summary>
     public void ListenToSignals()
     {
         if (_hooks.ContainsKey("worker_int"))
