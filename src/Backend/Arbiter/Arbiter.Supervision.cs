@@ -194,7 +194,8 @@ public sealed partial class Arbiter
             config.Static.Sendfile,
             Syslog: config.Logging.Syslog,
             ForwarderHeaders: config.Proxy.ForwarderHeaders,
-            Statsd: config.Statsd.Host is { } statsd ? new(statsd, config.Statsd.Prefix, config.Statsd.DogstatsdTags) : null);
+            Statsd: config.Statsd.Host is { } statsd ? new(statsd, config.Statsd.Prefix, config.Statsd.DogstatsdTags) : null,
+            Asgi: pool.WorkerClass == WorkerContract.Asgi ? config.App.Asgi : null);
         generation.Hooks.Run("pre_fork", config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
         WorkerHandle worker;
         try

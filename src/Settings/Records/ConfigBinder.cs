@@ -80,7 +80,12 @@ public static class ConfigBinder
             s.Get(ServerMechanicsSettings.PythonPath),
             s.Get(DebuggingSettings.Reload),
             s.Get(DebuggingSettings.ReloadExtraFiles),
-            s.Get(LoggingSettings.CaptureOutput)),
+            s.Get(LoggingSettings.CaptureOutput),
+            new Gunicorn.Shared.Contract.AsgiOptions(
+                s.Get(AsgiSettings.AsgiLoop),
+                s.Get(AsgiSettings.AsgiLifespan),
+                s.Get(AsgiSettings.AsgiDisconnectGracePeriod),
+                s.Get(AsgiSettings.RootPath))),
         new LoggingConfig(
             s.Get(LoggingSettings.AccessLog),
             s.Get(LoggingSettings.AccessLogFormat),

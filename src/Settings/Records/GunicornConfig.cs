@@ -86,7 +86,7 @@ public sealed record WorkerPoolConfig(
     public int ConcurrencyPerWorker => WorkerClass switch
     {
         WorkerClassType.GThread => Threads,
-        WorkerClassType.Async => WorkerConnections,
+        WorkerClassType.Async or WorkerClassType.Asgi => WorkerConnections,
         _ => 1,
     };
 }
@@ -99,7 +99,8 @@ public sealed record AppConfig(
     IReadOnlyList<string> PythonPath,
     bool Reload,
     IReadOnlyList<string> ReloadExtraFiles,
-    bool CaptureOutput);
+    bool CaptureOutput,
+    Gunicorn.Shared.Contract.AsgiOptions Asgi);
 
 /// <param name="Syslog">Null unless <c>syslog</c> is on.</param>
 public sealed record LoggingConfig(string? AccessLog, string AccessLogFormat, string ErrorLog, string LogLevel,

@@ -32,6 +32,7 @@ public static class SettingsRegistry
         RuntimeHelpers.RunClassConstructor(typeof(RefusedSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(InherentSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(Http2Settings).TypeHandle);
+        RuntimeHelpers.RunClassConstructor(typeof(AsgiSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(SyslogSettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(SecuritySettings).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(ServerHookSettings).TypeHandle);

@@ -32,6 +32,19 @@ internal static class CrossRules
             settings = settings.With(WorkerProcessSettings.WorkerClass, WorkerClassType.GThread, origin);
         }
 
+        if (WorkerClassType.UvicornClasses.Contains(settings.Get(WorkerProcessSettings.WorkerClass)))
+        {
+            var origin = settings[WorkerProcessSettings.WorkerClass].Origin;
+            notices.Add($"worker_class {settings.Get(WorkerProcessSettings.WorkerClass)} ({origin}): served by gunicorn-net's asgi worker, the same ASGI app without uvicorn.");
+            settings = settings.With(WorkerProcessSettings.WorkerClass, WorkerClassType.Asgi, origin);
+        }
+        if (settings.Get(WorkerProcessSettings.WorkerClass) == WorkerClassType.Asgi
+            && settings.Get(ConfigFileSettings.WsgiApp) is { } asgiApp && (asgiApp.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || asgiApp.StartsWith('@')))
+        {
+            errors.Add(new SettingsError(settings[WorkerProcessSettings.WorkerClass].Origin, WorkerProcessSettings.WorkerClass.Key,
+                $"asgi runs Python ASGI apps (module:app, e.g. FastAPI or Starlette); {asgiApp} is not one. Use async for an ASP.NET Core app, sync or gthread otherwise."));
+        }
+
         // async means "many requests at once per worker": only an app that awaits I/O can take them. A WSGI or built-in
         // app serves one request per thread, so the front would queue requests inside the worker, beyond
         // request_queue_size and its 503.

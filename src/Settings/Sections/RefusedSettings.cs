@@ -12,9 +12,6 @@ public static class RefusedSettings
     private const string DirtyReason =
         "gunicorn's dirty arbiter (a second pool for long-running tasks beside the HTTP workers) is not implemented; run those tasks in a task queue or a separate gunicorn-net instance with a long timeout.";
 
-    private const string AsgiReason =
-        "ASGI apps are not served yet (worker_class asgi is refused too); serve the app through a WSGI adapter or keep it on uvicorn for now.";
-
     private const string PasteReason =
         "PasteDeploy .ini apps are not loaded; name the app as module:callable (e.g. the callable your .ini's `use = egg:` entry points at).";
 
@@ -51,10 +48,6 @@ public static class RefusedSettings
     public static readonly Setting<string?> DirtyWorkerInit = Refused("dirty_worker_init", Section.ServerHooks, [], DirtyReason, "gunicorn's dirty arbiter hook.");
     public static readonly Setting<string?> DirtyWorkerExit = Refused("dirty_worker_exit", Section.ServerHooks, [], DirtyReason, "gunicorn's dirty arbiter hook.");
 
-    public static readonly Setting<string?> AsgiLoop = Refused("asgi_loop", Section.WorkerProcesses, ["--asgi-loop"], AsgiReason, "gunicorn's ASGI event loop.");
-    public static readonly Setting<string?> AsgiLifespan = Refused("asgi_lifespan", Section.WorkerProcesses, ["--asgi-lifespan"], AsgiReason, "gunicorn's ASGI lifespan protocol.");
-    public static readonly Setting<string?> AsgiDisconnectGracePeriod = Refused("asgi_disconnect_grace_period", Section.WorkerProcesses, ["--asgi-disconnect-grace-period"], AsgiReason, "gunicorn's ASGI disconnect grace period.");
-    public static readonly Setting<string?> RootPath = Refused("root_path", Section.ServerMechanics, ["--root-path"], AsgiReason + " For WSGI apps, SCRIPT_NAME comes from forwarder_headers.", "gunicorn's ASGI root_path.");
     public static readonly Setting<string?> HttpParser = Refused("http_parser", Section.WorkerProcesses, ["--http-parser"],
         "it picks the HTTP parser of gunicorn's ASGI workers; here the front tier (Kestrel) parses every request.", "gunicorn's ASGI HTTP parser.");
 

@@ -30,8 +30,10 @@ public static class WorkerProcessSettings
         Doc = """
             How a worker runs requests. `sync`: one request at a time per worker; the front tier never sends a
             second one. `gthread`: up to `threads` requests at once on a thread pool (Python threads take the GIL in
-            turn). `async`: up to `worker_connections` requests at once, for apps that await I/O (ASP.NET Core;
-            ASGI later). `threads` > 1 with `sync` switches to `gthread`, as in gunicorn.
+            turn). `async`: up to `worker_connections` requests at once, for ASP.NET Core apps. `asgi`: an ASGI app
+            (FastAPI, Starlette, Django's asgi.py) on one event loop per worker, up to `worker_connections` requests
+            at once; uvicorn's worker classes (`uvicorn.workers.UvicornWorker`...) mean the same. `threads` > 1 with
+            `sync` switches to `gthread`, as in gunicorn.
             """,
     };
 

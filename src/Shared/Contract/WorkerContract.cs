@@ -42,7 +42,7 @@ public static class WorkerContract
     public const string PeerHeader = "Gunicorn-Net-Peer";
 
     /// <summary>The worker classes, by gunicorn's names.</summary>
-    public const string Sync = "sync", GThread = "gthread", Async = "async";
+    public const string Sync = "sync", GThread = "gthread", Async = "async", Asgi = "asgi";
 
     /// <summary>The built-in apps, named with '@' (never a valid Python module): the default greeting and a diagnostic echo.</summary>
     public const string HelloApp = "@hello", EchoApp = "@echo";

@@ -38,7 +38,11 @@ public sealed record WorkerStartInfo(
     IReadOnlyList<string>? Exec = null,
     Gunicorn.Shared.Logging.SyslogTarget? Syslog = null,
     IReadOnlyList<string>? ForwarderHeaders = null,
-    Gunicorn.Shared.Metrics.StatsdTarget? Statsd = null);
+    Gunicorn.Shared.Metrics.StatsdTarget? Statsd = null,
+    AsgiOptions? Asgi = null);
+
+/// <summary>gunicorn's asgi_* settings and root_path, for an asgi worker.</summary>
+public sealed record AsgiOptions(string Loop, string Lifespan, double DisconnectGraceSeconds, string RootPath);
 
 /// <summary>The interpreter to embed, as the master found it by asking it (sysconfig).</summary>
 /// <param name="Executable">sys.executable: CPython derives its prefix (and a virtualenv's site-packages) from it.</param>

@@ -21,7 +21,8 @@ internal static class AppLoader
     /// <summary>The app, or the exit code when there is none (4: the app cannot load).</summary>
     public static (LoadedApp? App, int ExitCode) Load(WorkerStartInfo info, WorkerHookRunner hooks)
     {
-        var threaded = info.WorkerClass == WorkerContract.GThread;
+        // asgi: each request waits on a serving thread (GIL released) while the worker's one event loop runs it.
+        var threaded = info.WorkerClass is WorkerContract.GThread or WorkerContract.Asgi;
         // One thread imports the app and runs the event loop (and, for sync, every request); gthread adds its threads.
         var threadCount = threaded ? info.Concurrency + 1 : 1;
         if (WorkerContract.IsBuiltinApp(info.App))
@@ -51,7 +52,7 @@ internal static class AppLoader
         try
         {
             var wsgi = threads.RunAsync(() => WsgiApplication.Load(info.App, threadCount, threaded, info.Sendfile,
-                info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid), info.ForwarderHeaders ?? [])).GetAwaiter().GetResult();
+                info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid), info.ForwarderHeaders ?? [], info.Asgi)).GetAwaiter().GetResult();
             hooks.PythonHook = wsgi.RunHook;
             ErrorLog.Debug($"Loaded WSGI app {info.App} with Python {python.Version} ({python.Library})");
             return (new LoadedApp(wsgi, threads, wsgi.Shutdown), 0);

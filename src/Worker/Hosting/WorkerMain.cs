@@ -71,7 +71,7 @@ internal static class WorkerMain
         }
         using var signals = new WorkerSignals(stopping.Set, hooks, app.Shutdown);
         using var server = new WorkerServer(info.SocketPath, app.Handler, app.Threads,
-            threaded: info.WorkerClass == WorkerContract.GThread, () => pipe?.CountRequest());
+            threaded: info.WorkerClass is WorkerContract.GThread or WorkerContract.Asgi, () => pipe?.CountRequest());
         try
         {
             server.Start();

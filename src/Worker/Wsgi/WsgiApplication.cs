@@ -1,4 +1,5 @@
 using System.Text;
+using Gunicorn.Shared.Contract;
 using Gunicorn.Shared.Logging;
 using Gunicorn.Worker.Http;
 using Gunicorn.Worker.Python;
@@ -45,7 +46,8 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     /// carrying the traceback. Python hooks are imported first, and post_fork runs before the app loads, as in gunicorn.
     /// </summary>
     public static WsgiApplication Load(string target, int threads, bool multithread, bool sendfile,
-        IReadOnlyDictionary<string, string> hooks, (int Pid, int Age, int MasterPid) worker, IReadOnlyList<string> forwarderHeaders)
+        IReadOnlyDictionary<string, string> hooks, (int Pid, int Age, int MasterPid) worker, IReadOnlyList<string> forwarderHeaders,
+        AsgiOptions? asgi = null)
     {
         using var runner = PythonRuntime.ExecModule("gunicorn_net_wsgi_runner", ReadRunner());
         WsgiCallbacks.Install(threads, runner.Handle);
@@ -64,6 +66,16 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         using var load = PythonRuntime.GetAttr(runner.Handle, "load");
         using var loadArgs = PythonRuntime.Tuple(PythonRuntime.Str(target));
         var app = PythonRuntime.Check(CPython.PyObject_Call(load.Handle, loadArgs.Handle, 0)).Steal();
+        if (asgi is not null)
+        {
+            // An ASGI app is served through the bridge: a WSGI callable over the worker's one event loop.
+            using var bridge = PythonRuntime.ExecModule("gunicorn_net_asgi_bridge", ReadResource("asgi_bridge.py"));
+            using var bridgeLoad = PythonRuntime.GetAttr(bridge.Handle, "load");
+            using var bridgeArgs = PythonRuntime.Tuple(new PyRef(app), PythonRuntime.Str(asgi.Loop), PythonRuntime.Str(asgi.Lifespan),
+                PythonRuntime.Str(asgi.DisconnectGraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                PythonRuntime.Str(asgi.RootPath));
+            app = PythonRuntime.Check(CPython.PyObject_Call(bridgeLoad.Handle, bridgeArgs.Handle, 0)).Steal();
+        }
         return new WsgiApplication(app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders);
     }
 
@@ -371,9 +383,11 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         CPython.Py_DecRef(result);
     }
 
-    private static string ReadRunner()
+    private static string ReadRunner() => ReadResource("wsgi_runner.py");
+
+    private static string ReadResource(string name)
     {
-        using var stream = typeof(WsgiApplication).Assembly.GetManifestResourceStream("wsgi_runner.py")!;
+        using var stream = typeof(WsgiApplication).Assembly.GetManifestResourceStream(name)!;
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd();
     }

@@ -1,0 +1,83 @@
+"""ASGI apps for gunicorn-net's asgi worker tests: FastAPI (Debian's python3-fastapi), raw ASGI 3 and ASGI 2."""
+import asyncio
+import os
+
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+app = FastAPI()
+_arrived = 0
+_everyone = asyncio.Event()
+
+
+@app.on_event("startup")
+async def startup():
+    app.state.started = "yes"
+
+
+@app.on_event("shutdown")
+async def shutdown():
+    mark = os.environ.get("ASGI_SHUTDOWN_MARK")
+    if mark:
+        with open(mark, "w") as file:
+            file.write("shutdown %d\n" % os.getpid())
+
+
+@app.get("/items/{item_id}")
+async def item(item_id: int, q: str | None = None):
+    return {"item_id": item_id, "q": q, "started": app.state.started}
+
+
+@app.post("/echo")
+async def echo(request: Request):
+    body = await request.body()
+    return {"length": len(body), "root_path": request.scope["root_path"], "client": request.client.host,
+            "path": request.url.path, "http_version": request.scope["http_version"]}
+
+
+@app.get("/stream")
+async def stream():
+    async def chunks():
+        for i in range(3):
+            yield "chunk %d\n" % i
+            await asyncio.sleep(0.01)
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+@app.get("/together")
+async def together(n: int):
+    """Answers once n requests are in here at the same time: proof that one worker runs them concurrently."""
+    global _arrived
+    _arrived += 1
+    if _arrived >= n:
+        _everyone.set()
+    await asyncio.wait_for(_everyone.wait(), timeout=20)
+    return {"together": n}
+
+
+@app.get("/fail")
+async def fail():
+    raise RuntimeError("the ASGI app failed on purpose")
+
+
+async def failing_startup(scope, receive, send):
+    """A raw ASGI 3 app whose lifespan startup fails (say, its database is unreachable)."""
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"never"})
+
+
+class Asgi2:
+    """An ASGI 2.0 double-callable app."""
+
+    def __init__(self, scope):
+        self.scope = scope
+
+    async def __call__(self, receive, send):
+        if self.scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-asgi", b"2")]})
+        await send({"type": "http.response.body", "body": b"double callable"})
