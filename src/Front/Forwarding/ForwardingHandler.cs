@@ -1,10 +1,11 @@
 using System.Diagnostics;
-using Gunicorn.Front.Metrics;
 using System.Net;
 using Gunicorn.Front.Buffering;
 using Gunicorn.Front.HttpFeatures;
+using Gunicorn.Front.Metrics;
 using Gunicorn.Front.Static;
 using Gunicorn.Settings.Records;
+using Microsoft.AspNetCore.Http.Features;
 using Polly;
 using Polly.Retry;
 using Yarp.ReverseProxy.Forwarder;
@@ -55,7 +56,8 @@ public sealed class ForwardingHandler(
         }
 
         // Slow clients must not hold workers: the body is read before a worker is chosen (unless the route streams).
-        var streamed = IsStreamedRoute(context.Request.Path);
+        // An HTTP/1.1 Upgrade (WebSocket) is never buffered either way: after 101 the connection is a duplex stream.
+        var streamed = IsStreamedRoute(context.Request.Path) || context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true;
         var (requestBuffer, refusal) = await RequestBuffer.ReadAsync(context, config.Limits, enabled: config.Limits.RequestBuffering && !streamed);
         if (refusal is { } status)
         {

@@ -23,18 +23,24 @@ public sealed class MetricsMiddleware(PrometheusMetrics metrics, IReadOnlyList<S
         var writing = new ByteCounter.Writing(response);
         context.Request.Body = reading;
         context.Response.Body = writing;
+        var webSocketClosed = IsWebSocket(context) ? metrics.WebSocketOpened() : null;
         try
         {
             await next(context);
         }
         finally
         {
+            webSocketClosed?.Invoke();
             context.Request.Body = request;
             context.Response.Body = response;
             metrics.Completed(context.Request.Method, context.Response.StatusCode, mark.Forwarded ? "app" : underStatic ? "static" : "front",
                 Stopwatch.GetElapsedTime(started), reading.Count, writing.Count, mark);
         }
     }
+
+    private static bool IsWebSocket(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>()?.IsUpgradableRequest == true
+        && string.Equals(context.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Requests the static handler answers (the path as it arrived: the handler's branch rewrites it).</summary>
     private bool IsUnderStatic(PathString path)

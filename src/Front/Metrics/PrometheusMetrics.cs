@@ -25,7 +25,8 @@ public sealed class PrometheusMetrics
     private readonly Gauge _workers, _servingGeneration, _workerMemory;
     private readonly Counter _workerCpu, _workerRequests;
     private readonly HashSet<string[]> _workerSeries = new(LabelsComparer.Instance);
-    private readonly Gauge _backlog;
+    private readonly Gauge _backlog, _webSocketsOpen;
+    private readonly Counter _webSockets;
     private Func<int>? _queueDepth;
     private Func<int>? _listenBacklog;
     private (ChannelWriter<ArbiterEvent> Events, SupervisionCounters Counters)? _supervisor;
@@ -50,6 +51,8 @@ public sealed class PrometheusMetrics
             new HistogramConfiguration { Buckets = [0.0001, 0.001, 0.01, 0.1, 0.5, 1, 5, 30] });
         _frontErrors = Count("gunicorn_front_errors_total", "502, 503 and 504 answered by the front because no worker answered (worker gone, queue full, timeout).", "status");
         _backlog = Gauge("gunicorn_listen_backlog", "Connections waiting in the TCP listeners' accept queues.");
+        _webSockets = Count("gunicorn_websocket_connections_total", "WebSocket (HTTP/1.1 Upgrade) requests passed to workers.");
+        _webSocketsOpen = Gauge("gunicorn_websocket_connections", "WebSocket connections open through the front now.");
         _tlsHandshakes = Count("gunicorn_tls_handshakes_total", "TLS handshakes, by result (ok, failed).", "result");
 
         _spawns = Count("gunicorn_worker_spawns_total", "Worker processes started.");
@@ -104,6 +107,14 @@ public sealed class PrometheusMetrics
     }
 
     private static readonly string[] StatusClasses = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
+
+    /// <summary>An upgrade request begins; the returned action ends it (the connection closed).</summary>
+    public Action WebSocketOpened()
+    {
+        _webSockets.Inc();
+        _webSocketsOpen.Inc();
+        return () => _webSocketsOpen.Dec();
+    }
 
     public void TlsHandshake(bool succeeded) => _tlsHandshakes.WithLabels(succeeded ? "ok" : "failed").Inc();
 

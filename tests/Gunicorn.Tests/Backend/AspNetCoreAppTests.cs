@@ -94,4 +94,30 @@ public class AspNetCoreAppTests
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("is an ASP.NET Core app: no Python runs in its workers", refused.Stdout + refused.Stderr);
     }
+
+    [Fact]
+    public async Task WebSockets_PassThroughTheFront_ToAnUnmodifiedApp()
+    {
+        // Request and response buffering are on (the defaults): an upgrade must bypass both.
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", "async", "--metrics-bind", "127.0.0.1:0", SampleApp]);
+        var metrics = (await server.WaitForLogAsync(@"Serving metrics at: (http://127\.0\.0\.1:\d+/metrics)", Deadline)).Groups[1].Value;
+        using var scraper = new HttpClient();
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws"), CancellationToken.None);
+        var buffer = new byte[4096];
+        foreach (var text in new[] { "hello", "second message" })
+        {
+            await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(text), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+            var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            Assert.Equal("echo: " + text, System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count));
+        }
+        // Meanwhile ordinary requests go on being served by the same worker.
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
+        Assert.Contains("\ngunicorn_websocket_connections 1\n", await scraper.GetStringAsync(metrics));
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None);
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        Assert.Equal("bye", socket.CloseStatusDescription);
+        await Eventually.True(async () => (await scraper.GetStringAsync(metrics)).Contains("\ngunicorn_websocket_connections 0\n"), Deadline, "the closed WebSocket");
+        Assert.Contains("\ngunicorn_websocket_connections_total 1\n", await scraper.GetStringAsync(metrics));
+    }
 }
