@@ -2,7 +2,7 @@
 import asyncio
 import os
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
 app = FastAPI()
@@ -58,6 +58,30 @@ async def together(n: int):
 @app.get("/fail")
 async def fail():
     raise RuntimeError("the ASGI app failed on purpose")
+
+
+@app.websocket("/ws")
+async def ws(websocket: WebSocket):
+    await websocket.accept(subprotocol="chat" if "chat" in websocket.scope["subprotocols"] else None)
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") == "close please":
+                await websocket.close(code=4000, reason="asked to")
+                return
+            if message.get("text") is not None:
+                await websocket.send_text("echo: " + message["text"])
+            else:
+                await websocket.send_bytes(message["bytes"][::-1])
+    except WebSocketDisconnect:
+        return
+
+
+@app.websocket("/private")
+async def private(websocket: WebSocket):
+    await websocket.close(code=1008)  # before accept: the handshake is denied (403)
 
 
 async def failing_startup(scope, receive, send):

@@ -23,15 +23,20 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     private readonly WsgiEnviron _environ;
     private readonly bool _sendfile;
     private readonly bool _preRequest, _postRequest;
+    /// <summary>An ASGI app behind the bridge: WebSocket upgrades go to it with the connection.</summary>
+    private readonly bool _asgi;
+    private readonly nint _webSocketKey = PythonRuntime.Interned("gunicorn_net.websocket_fd");
+
     private readonly nint _preRequestHook, _postRequestHook, _callHook, _fileWrapperSpan, _shutdown;
 
     private WsgiApplication(nint app, nint runner, bool multithread, bool sendfile, IReadOnlyDictionary<string, string> hooks,
-        IReadOnlyList<string> forwarderHeaders)
+        IReadOnlyList<string> forwarderHeaders, bool asgi)
     {
         _app = app;
         _runner = runner;
         _sendfile = sendfile;
         _environ = new WsgiEnviron(runner, multithread, forwarderHeaders);
+        _asgi = asgi;
         _preRequest = hooks.ContainsKey("pre_request");
         _postRequest = hooks.ContainsKey("post_request");
         _preRequestHook = PythonRuntime.GetAttr(runner, "pre_request").Steal();
@@ -76,7 +81,7 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
                 PythonRuntime.Str(asgi.RootPath));
             app = PythonRuntime.Check(CPython.PyObject_Call(bridgeLoad.Handle, bridgeArgs.Handle, 0)).Steal();
         }
-        return new WsgiApplication(app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders);
+        return new WsgiApplication(app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders, asgi is not null);
     }
 
     /// <summary>
@@ -118,6 +123,16 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         try
         {
             environ = _environ.Build(connection, slot);
+            if (_asgi && IsWebSocketUpgrade(connection.Request))
+            {
+                // The ASGI bridge speaks the WebSocket protocol on a duplicate of the connection, on its event loop.
+                using var fd = new PyRef(CPython.PyLong_FromLongLong(Gunicorn.Shared.Platform.Posix.DupCloseOnExec(connection.Fd)));
+                if (CPython.PyDict_SetItem(environ.Handle, _webSocketKey, fd.Handle) != 0)
+                {
+                    throw PythonRuntime.FetchError();
+                }
+                response.HandOver();
+            }
             if (_preRequest)
             {
                 CallRunner(_preRequestHook, PyRef.Borrowed(environ.Handle));
@@ -126,7 +141,10 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
             using var result = PythonRuntime.Check(CPython.PyObject_Call(_app, args.Handle, 0));
             try
             {
-                SendResult(slot, result.Handle, response);
+                if (!response.HandedOver)
+                {
+                    SendResult(slot, result.Handle, response);
+                }
             }
             finally
             {
@@ -147,6 +165,9 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
             slot.End();
         }
     }
+
+    private static bool IsWebSocketUpgrade(Http1Request request) =>
+        System.Text.Ascii.EqualsIgnoreCase(request.Header("Upgrade"u8), "websocket"u8);
 
     /// <summary>Sends what the app returned: a list at once with its length, a FileWrapper by sendfile, anything else block by block.</summary>
     private void SendResult(RequestSlot slot, nint result, ResponseWriter response)

@@ -9,9 +9,12 @@ exit, within graceful_timeout.
 """
 import asyncio
 import atexit
+import base64
+import hashlib
 import http
 import inspect
 import queue
+import socket
 import sys
 import threading
 
@@ -154,6 +157,8 @@ class Bridge:
         return scope
 
     def __call__(self, environ, start_response):
+        if "gunicorn_net.websocket_fd" in environ:
+            return self._websocket(environ)
         length = environ.get("CONTENT_LENGTH")
         stream = environ["wsgi.input"]
         body = stream.read(int(length)) if length else b"".join(iter(lambda: stream.read(65536), b""))
@@ -247,6 +252,179 @@ class Bridge:
             if not complete.is_set():
                 events.put(("end",))
                 complete.set()
+
+
+    # WebSockets ------------------------------------------------------------------------------------------------
+
+    def _websocket(self, environ):
+        """An upgrade: the session runs on the loop over a duplicate of the connection; this serving thread waits."""
+        scope = self._scope(environ)
+        scope["type"] = "websocket"
+        scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
+        scope["subprotocols"] = [p.strip() for p in environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", "").split(",") if p.strip()]
+        del scope["method"]
+        finished = queue.SimpleQueue()
+        session = WebSocketSession(self.app, scope, environ["gunicorn_net.websocket_fd"], environ.get("HTTP_SEC_WEBSOCKET_KEY", ""))
+        self.loop.call_soon_threadsafe(lambda: self.loop.create_task(session.run(finished)))
+        finished.get()
+        return []
+
+
+MAX_MESSAGE = 16 * 1024 * 1024
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class WebSocketSession:
+    """RFC 6455 on an asyncio stream, driven by an ASGI websocket app (connect, accept, receive, send, close)."""
+
+    def __init__(self, app, scope, fd, key):
+        self.app = app
+        self.scope = scope
+        self.fd = fd
+        self.key = key
+        self.accepted = False
+        self.closed = False
+        self.incoming = asyncio.Queue()
+        self.writer = None
+
+    async def run(self, finished):
+        try:
+            reader, self.writer = await asyncio.open_connection(sock=socket.socket(fileno=self.fd))
+            connected = False
+
+            async def receive():
+                nonlocal connected
+                if not connected:
+                    connected = True
+                    return {"type": "websocket.connect"}
+                return await self.incoming.get()
+
+            reading = None
+
+            async def send(message):
+                nonlocal reading
+                kind = message["type"]
+                if kind == "websocket.accept" and not self.accepted and not self.closed:
+                    self.accepted = True
+                    accept = base64.b64encode(hashlib.sha1(self.key.encode("latin-1") + _GUID).digest())
+                    head = [b"HTTP/1.1 101 Switching Protocols", b"Upgrade: websocket", b"Connection: Upgrade",
+                            b"Sec-WebSocket-Accept: " + accept]
+                    if message.get("subprotocol"):
+                        head.append(b"Sec-WebSocket-Protocol: " + message["subprotocol"].encode("latin-1"))
+                    head += [bytes(name) + b": " + bytes(value) for name, value in message.get("headers", [])]
+                    self.writer.write(b"\r\n".join(head) + b"\r\n\r\n")
+                    await self.writer.drain()
+                    reading = asyncio.get_running_loop().create_task(self._read(reader))
+                elif kind == "websocket.send" and self.accepted and not self.closed:
+                    if message.get("text") is not None:
+                        await self._frame(0x1, message["text"].encode("utf-8"))
+                    else:
+                        await self._frame(0x2, bytes(message.get("bytes") or b""))
+                elif kind == "websocket.close" and not self.closed:
+                    if self.accepted:
+                        code = message.get("code", 1000)
+                        await self._frame(0x8, code.to_bytes(2, "big") + (message.get("reason") or "").encode("utf-8"))
+                    else:
+                        self.writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    self.closed = True
+                elif kind == "websocket.http.response.start" and not self.accepted and not self.closed:
+                    self._denial = [b"HTTP/1.1 %d %s" % (message["status"], http.HTTPStatus(message["status"]).phrase.encode())]
+                    self._denial += [bytes(n) + b": " + bytes(v) for n, v in message.get("headers", [])]
+                    self._denial_body = b""
+                elif kind == "websocket.http.response.body" and not self.accepted and not self.closed:
+                    self._denial_body += bytes(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        self._denial.append(b"Content-Length: %d" % len(self._denial_body))
+                        self.writer.write(b"\r\n".join(self._denial) + b"\r\n\r\n" + self._denial_body)
+                        self.closed = True
+
+            try:
+                await self.app(self.scope, receive, send)
+            except Exception as error:
+                print("Exception in ASGI websocket app: %r" % (error,), file=sys.stderr)
+                if not self.accepted and not self.closed:
+                    self.writer.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                elif self.accepted and not self.closed:
+                    await self._frame(0x8, (1011).to_bytes(2, "big"))
+            if self.accepted and not self.closed:
+                await self._frame(0x8, (1000).to_bytes(2, "big"))
+            if reading is not None:
+                reading.cancel()
+            await self.writer.drain()
+        except (ConnectionError, OSError) as error:
+            print("WebSocket connection lost: %r" % (error,), file=sys.stderr)
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+            finished.put(None)
+
+    async def _frame(self, opcode, payload):
+        length = len(payload)
+        if length < 126:
+            head = bytes([0x80 | opcode, length])
+        elif length < 65536:
+            head = bytes([0x80 | opcode, 126]) + length.to_bytes(2, "big")
+        else:
+            head = bytes([0x80 | opcode, 127]) + length.to_bytes(8, "big")
+        self.writer.write(head + payload)
+        await self.writer.drain()
+
+    async def _read(self, reader):
+        """Frames from the client (masked), reassembled into messages for receive(); pings answered."""
+        parts, kind = [], None
+        try:
+            while True:
+                first, second = await reader.readexactly(2)
+                fin, opcode, length = first & 0x80, first & 0x0F, second & 0x7F
+                if length == 126:
+                    length = int.from_bytes(await reader.readexactly(2), "big")
+                elif length == 127:
+                    length = int.from_bytes(await reader.readexactly(8), "big")
+                if length > MAX_MESSAGE:
+                    await self._close_with(1009)
+                    return
+                mask = await reader.readexactly(4) if second & 0x80 else None
+                payload = await reader.readexactly(length)
+                if mask:
+                    payload = (int.from_bytes(payload, "big") ^ int.from_bytes((mask * (length // 4 + 1))[:length], "big")).to_bytes(length, "big")
+                if opcode == 0x8:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                    if not self.closed:
+                        await self._frame(0x8, payload[:2])
+                        self.closed = True
+                    await self.incoming.put({"type": "websocket.disconnect", "code": code})
+                    return
+                if opcode == 0x9:
+                    await self._frame(0xA, payload)
+                    continue
+                if opcode == 0xA:
+                    continue
+                if opcode in (0x1, 0x2):
+                    parts, kind = [payload], opcode
+                else:
+                    parts.append(payload)
+                if sum(len(p) for p in parts) > MAX_MESSAGE:
+                    await self._close_with(1009)
+                    return
+                if fin:
+                    data = b"".join(parts)
+                    event = {"type": "websocket.receive", "bytes": None, "text": None}
+                    if kind == 0x1:
+                        event["text"] = data.decode("utf-8")
+                    else:
+                        event["bytes"] = data
+                    await self.incoming.put(event)
+                    parts = []
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            await self.incoming.put({"type": "websocket.disconnect", "code": 1006})
+        except UnicodeDecodeError:
+            await self._close_with(1007)
+
+    async def _close_with(self, code):
+        if not self.closed:
+            await self._frame(0x8, code.to_bytes(2, "big"))
+            self.closed = True
+        await self.incoming.put({"type": "websocket.disconnect", "code": code})
 
 
 def load(app, loop_kind, lifespan, grace, root_path):

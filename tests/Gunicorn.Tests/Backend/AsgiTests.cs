@@ -64,6 +64,52 @@ public class AsgiTests
     }
 
     [Fact]
+    public async Task WebSockets_EndToEnd_TextBytesSubprotocolCloseAndDenial()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "asgi_apps:app");
+        var port = server.BaseAddress.Port;
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.AddSubProtocol("chat");
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/ws"), CancellationToken.None);
+        Assert.Equal("chat", socket.SubProtocol);
+        var buffer = new byte[200_000];
+
+        await socket.SendAsync("hello"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        var text = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal("echo: hello", System.Text.Encoding.UTF8.GetString(buffer, 0, text.Count));
+
+        // A binary message larger than one frame's short length comes back reversed, whole.
+        var payload = Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray();
+        await socket.SendAsync(payload, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+        var received = new List<byte>();
+        System.Net.WebSockets.WebSocketReceiveResult part;
+        do
+        {
+            part = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            received.AddRange(buffer.AsSpan(0, part.Count).ToArray());
+        }
+        while (!part.EndOfMessage);
+        Assert.Equal(System.Net.WebSockets.WebSocketMessageType.Binary, part.MessageType);
+        Assert.Equal(payload.Reverse(), received);
+
+        // Ordinary requests are served meanwhile by the same worker.
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/items/3")).StatusCode);
+
+        // The app closes with its own code and reason.
+        await socket.SendAsync("close please"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        var closing = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal(System.Net.WebSockets.WebSocketMessageType.Close, closing.MessageType);
+        Assert.Equal((System.Net.WebSockets.WebSocketCloseStatus)4000, socket.CloseStatus);
+        Assert.Equal("asked to", socket.CloseStatusDescription);
+
+        // Closing before accepting denies the handshake: 403, as uvicorn answers.
+        using var denied = new System.Net.WebSockets.ClientWebSocket();
+        var refusal = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(
+            () => denied.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/private"), CancellationToken.None));
+        Assert.Contains("403", refusal.Message);
+    }
+
+    [Fact]
     public async Task UvicornWorkerClass_IsServedByTheAsgiWorker_AndAsgi2AppsAreAdapted()
     {
         await using var server = await StartAsync("-w", "1", "-k", "uvicorn.workers.UvicornWorker", "asgi_apps:Asgi2");
