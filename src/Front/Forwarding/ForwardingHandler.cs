@@ -45,6 +45,10 @@ public sealed class ForwardingHandler(
     internal static TimeSpan ActivityTimeoutFor(int timeoutSeconds) =>
         timeoutSeconds <= 0 ? System.Threading.Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(Math.Max(60, 2 * timeoutSeconds));
 
+    /// <summary>Whether the workers can take a WebSocket: an ASGI app, or an ASP.NET Core app (a WSGI app cannot).</summary>
+    private readonly bool _workersUpgrade = config.Pool.WorkerClass == Gunicorn.Settings.Types.WorkerClassType.Asgi
+        || (config.App.Target?.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ?? false);
+
     /// <summary>How long a request may wait for a free worker (and for the first workers at startup).</summary>
     private readonly TimeSpan _queueWait = TimeSpan.FromSeconds(config.Pool.TimeoutSeconds > 0 ? config.Pool.TimeoutSeconds : 30);
 
@@ -57,7 +61,14 @@ public sealed class ForwardingHandler(
 
         // Slow clients must not hold workers: the body is read before a worker is chosen (unless the route streams).
         // An HTTP/1.1 Upgrade (WebSocket) is never buffered either way: after 101 the connection is a duplex stream.
-        var streamed = IsStreamedRoute(context.Request.Path) || context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true;
+        var upgrade = context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true;
+        if (upgrade && !_workersUpgrade && string.Equals(context.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase))
+        {
+            context.Response.StatusCode = StatusCodes.Status501NotImplemented;
+            await context.Response.WriteAsync("WebSockets need an ASGI app (worker_class: asgi) or an ASP.NET Core app; this app is WSGI.\n");
+            return;
+        }
+        var streamed = upgrade || IsStreamedRoute(context.Request.Path);
         var (requestBuffer, refusal) = await RequestBuffer.ReadAsync(context, config.Limits, enabled: config.Limits.RequestBuffering && !streamed);
         if (refusal is { } status)
         {

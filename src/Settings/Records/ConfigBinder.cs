@@ -85,7 +85,10 @@ public static class ConfigBinder
                 s.Get(AsgiSettings.AsgiLoop),
                 s.Get(AsgiSettings.AsgiLifespan),
                 s.Get(AsgiSettings.AsgiDisconnectGracePeriod),
-                s.Get(AsgiSettings.RootPath))),
+                s.Get(AsgiSettings.RootPath),
+                s.Get(AsgiSettings.WebsocketMaxMessageSize),
+                s.Get(AsgiSettings.WebsocketPingInterval),
+                s.Get(AsgiSettings.WebsocketPingTimeout))),
         new LoggingConfig(
             s.Get(LoggingSettings.AccessLog),
             s.Get(LoggingSettings.AccessLogFormat),

@@ -55,4 +55,44 @@ public static class AsgiSettings
         Default = "",
         Doc = "The ASGI `root_path` (the prefix the app is mounted under behind a proxy, e.g. `/api`); a forwarded SCRIPT_NAME (forwarder_headers) is added to it.",
     };
+
+    public static readonly Setting<long> WebsocketMaxMessageSize = new()
+    {
+        Key = "websocket_max_message_size",
+        Section = Section.WorkerProcesses,
+        Cli = ["--websocket-max-message-size"],
+        Meta = "BYTES",
+        Type = Quantities.Bytes,
+        Default = 16L * 1024 * 1024,
+        Rules = [new Rule<long>(v => v >= 125, v => $"must be at least 125 bytes, got {v}.")],
+        Doc = "The largest WebSocket message an asgi worker accepts from a client (uvicorn's ws_max_size, 16 MiB); a larger one closes the connection with 1009.",
+    };
+
+    public static readonly Setting<double> WebsocketPingInterval = new()
+    {
+        Key = "websocket_ping_interval",
+        Section = Section.WorkerProcesses,
+        Cli = ["--websocket-ping-interval"],
+        Meta = "SECONDS",
+        Type = Quantities.Seconds,
+        Default = 20,
+        Rules = [Registry.Rules.AtLeast(0.0)],
+        Doc = """
+            How often an asgi worker pings each open WebSocket (uvicorn's ws_ping_interval, 20 s; 0: never); a client
+            that does not answer within `websocket_ping_timeout` is closed with 1011. Pings also keep idle WebSockets
+            alive through the front's activity timeout.
+            """,
+    };
+
+    public static readonly Setting<double> WebsocketPingTimeout = new()
+    {
+        Key = "websocket_ping_timeout",
+        Section = Section.WorkerProcesses,
+        Cli = ["--websocket-ping-timeout"],
+        Meta = "SECONDS",
+        Type = Quantities.Seconds,
+        Default = 20,
+        Rules = [Registry.Rules.AtLeast(0.1)],
+        Doc = "How long a WebSocket client may take to answer a ping (uvicorn's ws_ping_timeout, 20 s) before it is closed with 1011.",
+    };
 }

@@ -42,7 +42,8 @@ public sealed record WorkerStartInfo(
     AsgiOptions? Asgi = null);
 
 /// <summary>gunicorn's asgi_* settings and root_path, for an asgi worker.</summary>
-public sealed record AsgiOptions(string Loop, string Lifespan, double DisconnectGraceSeconds, string RootPath);
+public sealed record AsgiOptions(string Loop, string Lifespan, double DisconnectGraceSeconds, string RootPath,
+    long WebSocketMaxMessage, double WebSocketPingInterval, double WebSocketPingTimeout);
 
 /// <summary>The interpreter to embed, as the master found it by asking it (sysconfig).</summary>
 /// <param name="Executable">sys.executable: CPython derives its prefix (and a virtualenv's site-packages) from it.</param>

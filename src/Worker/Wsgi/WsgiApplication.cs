@@ -78,7 +78,8 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
             using var bridgeLoad = PythonRuntime.GetAttr(bridge.Handle, "load");
             using var bridgeArgs = PythonRuntime.Tuple(new PyRef(app), PythonRuntime.Str(asgi.Loop), PythonRuntime.Str(asgi.Lifespan),
                 PythonRuntime.Str(asgi.DisconnectGraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                PythonRuntime.Str(asgi.RootPath));
+                PythonRuntime.Str(asgi.RootPath), PythonRuntime.Str(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{asgi.WebSocketMaxMessage} {asgi.WebSocketPingInterval} {asgi.WebSocketPingTimeout}")));
             app = PythonRuntime.Check(CPython.PyObject_Call(bridgeLoad.Handle, bridgeArgs.Handle, 0)).Steal();
         }
         return new WsgiApplication(app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders, asgi is not null);

@@ -270,7 +270,10 @@ class Bridge:
         return []
 
 
+# websocket_max_message_size, websocket_ping_interval, websocket_ping_timeout (set by load()).
 MAX_MESSAGE = 16 * 1024 * 1024
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 20.0
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -286,6 +289,8 @@ class WebSocketSession:
         self.closed = False
         self.incoming = asyncio.Queue()
         self.writer = None
+        self._pinging = None
+        self._pong = None
 
     async def run(self, finished):
         try:
@@ -315,6 +320,8 @@ class WebSocketSession:
                     self.writer.write(b"\r\n".join(head) + b"\r\n\r\n")
                     await self.writer.drain()
                     reading = asyncio.get_running_loop().create_task(self._read(reader))
+                    if PING_INTERVAL > 0:
+                        self._pinging = asyncio.get_running_loop().create_task(self._ping())
                 elif kind == "websocket.send" and self.accepted and not self.closed:
                     if message.get("text") is not None:
                         await self._frame(0x1, message["text"].encode("utf-8"))
@@ -350,6 +357,8 @@ class WebSocketSession:
                 await self._frame(0x8, (1000).to_bytes(2, "big"))
             if reading is not None:
                 reading.cancel()
+            if self._pinging is not None:
+                self._pinging.cancel()
             await self.writer.drain()
         except (ConnectionError, OSError) as error:
             print("WebSocket connection lost: %r" % (error,), file=sys.stderr)
@@ -376,6 +385,13 @@ class WebSocketSession:
             while True:
                 first, second = await reader.readexactly(2)
                 fin, opcode, length = first & 0x80, first & 0x0F, second & 0x7F
+                # RFC 6455 5.1-5.5: clients mask every frame; no extension is negotiated, so no RSV bit; control
+                # frames are short and whole; a continuation needs a message to continue; opcodes 3-7 and B-F are reserved.
+                if (first & 0x70 or not second & 0x80 or opcode not in (0x0, 0x1, 0x2, 0x8, 0x9, 0xA)
+                        or (opcode >= 0x8 and (not fin or length > 125)) or (opcode == 0x0 and kind is None)
+                        or (opcode in (0x1, 0x2) and parts)):
+                    await self._close_with(1002)
+                    return
                 if length == 126:
                     length = int.from_bytes(await reader.readexactly(2), "big")
                 elif length == 127:
@@ -398,6 +414,8 @@ class WebSocketSession:
                     await self._frame(0xA, payload)
                     continue
                 if opcode == 0xA:
+                    if self._pong is not None and not self._pong.done():
+                        self._pong.set_result(None)
                     continue
                 if opcode in (0x1, 0x2):
                     parts, kind = [payload], opcode
@@ -414,11 +432,29 @@ class WebSocketSession:
                     else:
                         event["bytes"] = data
                     await self.incoming.put(event)
-                    parts = []
+                    parts, kind = [], None
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             await self.incoming.put({"type": "websocket.disconnect", "code": 1006})
         except UnicodeDecodeError:
             await self._close_with(1007)
+
+    async def _ping(self):
+        """websocket_ping_interval: a ping now and then; no pong within websocket_ping_timeout closes with 1011."""
+        try:
+            while not self.closed:
+                await asyncio.sleep(PING_INTERVAL)
+                if self.closed:
+                    return
+                self._pong = asyncio.get_running_loop().create_future()
+                await self._frame(0x9, b"gunicorn-net")
+                try:
+                    await asyncio.wait_for(self._pong, PING_TIMEOUT)
+                except asyncio.TimeoutError:
+                    await self._close_with(1011)
+                    self.writer.close()
+                    return
+        except (ConnectionError, OSError):
+            return
 
     async def _close_with(self, code):
         if not self.closed:
@@ -427,6 +463,9 @@ class WebSocketSession:
         await self.incoming.put({"type": "websocket.disconnect", "code": code})
 
 
-def load(app, loop_kind, lifespan, grace, root_path):
+def load(app, loop_kind, lifespan, grace, root_path, websocket_limits):
     """The WSGI callable the worker serves, over the ASGI app `app` (already imported by the runner)."""
+    global MAX_MESSAGE, PING_INTERVAL, PING_TIMEOUT
+    max_message, ping_interval, ping_timeout = websocket_limits.split()
+    MAX_MESSAGE, PING_INTERVAL, PING_TIMEOUT = int(max_message), float(ping_interval), float(ping_timeout)
     return Bridge(app, loop_kind, lifespan, float(grace), root_path)

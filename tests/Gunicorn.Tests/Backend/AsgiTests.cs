@@ -44,6 +44,23 @@ public class AsgiTests
     }
 
     [Fact]
+    public async Task FastApiSample_AsTheReadmeRunsIt()
+    {
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", "/usr/bin/python3", "-w", "2", "-k", "asgi", "--chdir", RepoPaths.Combine("samples", "fastapi"), "main:app"]);
+        Assert.Equal("hello from FastAPI on gunicorn-net", (await JsonAsync(await server.Client.GetAsync("/"))).GetProperty("message").GetString());
+        Assert.Equal(3, (await JsonAsync(await server.Client.GetAsync("/items/3?q=a"))).GetProperty("item_id").GetInt32());
+        var created = await server.Client.PostAsync("/items",
+            new StringContent("{\"name\": \"widget\", \"price\": 10}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(12.0, (await JsonAsync(created)).GetProperty("price_with_tax").GetDouble());
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await server.Client.PostAsync("/items",
+            new StringContent("{\"name\": 1}", System.Text.Encoding.UTF8, "application/json"))).StatusCode);
+        Assert.Equal("5\n4\n3\n2\n1\nliftoff\n", await server.Client.GetStringAsync("/countdown"));
+        // The background task ran after the response, in whichever worker served it: ask until that one answers.
+        await Eventually.True(async () => (await server.Client.GetStringAsync("/events")).Contains("created widget"), Deadline, "the background task");
+    }
+
+    [Fact]
     public async Task LifespanShutdown_RunsOnAGracefulStop()
     {
         var mark = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-asgi-shutdown-").FullName, "shutdown.txt");
@@ -78,8 +95,8 @@ public class AsgiTests
         var text = await socket.ReceiveAsync(buffer, CancellationToken.None);
         Assert.Equal("echo: hello", System.Text.Encoding.UTF8.GetString(buffer, 0, text.Count));
 
-        // A binary message larger than one frame's short length comes back reversed, whole.
-        var payload = Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray();
+        // A 1 MiB binary message comes back reversed, whole.
+        var payload = Enumerable.Range(0, 1 << 20).Select(i => (byte)i).ToArray();
         await socket.SendAsync(payload, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
         var received = new List<byte>();
         System.Net.WebSockets.WebSocketReceiveResult part;
@@ -107,6 +124,95 @@ public class AsgiTests
         var refusal = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(
             () => denied.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/private"), CancellationToken.None));
         Assert.Contains("403", refusal.Message);
+    }
+
+    [Fact]
+    public async Task ManyWebSockets_OnOneWorker_AndMalformedFramesClosedWith1002()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "asgi_apps:app");
+        var uri = new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws");
+        var sockets = await Task.WhenAll(Enumerable.Range(0, 200).Select(async _ =>
+        {
+            var socket = new System.Net.WebSockets.ClientWebSocket();
+            await socket.ConnectAsync(uri, CancellationToken.None);
+            return socket;
+        }));
+        await Task.WhenAll(sockets.Select(async (socket, i) =>
+        {
+            var buffer = new byte[256];
+            await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes($"n{i}"), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+            var reply = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            Assert.Equal($"echo: n{i}", System.Text.Encoding.UTF8.GetString(buffer, 0, reply.Count));
+        }));
+        foreach (var socket in sockets)
+        {
+            await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+            socket.Dispose();
+        }
+
+        // A frame the client did not mask breaks RFC 6455: the worker closes with 1002, and keeps serving.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+        var head = new byte[4096];
+        var headLength = await stream.ReadAsync(head);
+        Assert.StartsWith("HTTP/1.1 101", System.Text.Encoding.ASCII.GetString(head, 0, headLength));
+        await stream.WriteAsync(new byte[] { 0x81, 0x02, (byte)'h', (byte)'i' }); // text "hi", unmasked
+        var close = new byte[16];
+        var closeLength = await stream.ReadAsync(close);
+        Assert.True(closeLength >= 4, $"{closeLength} bytes");
+        Assert.Equal(0x88, close[0]);
+        Assert.Equal(1002, (close[2] << 8) | close[3]);
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/items/1")).StatusCode);
+    }
+
+    [Fact]
+    public async Task WebSocketLimits_MaxMessageSize1009_AndAnUnansweredPing1011()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "--websocket-max-message-size", "1000",
+            "--websocket-ping-interval", "0.2", "--websocket-ping-timeout", "0.3", "asgi_apps:app");
+        using (var socket = new System.Net.WebSockets.ClientWebSocket())
+        {
+            await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws"), CancellationToken.None);
+            await socket.SendAsync(new byte[2000], System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+            var reply = await socket.ReceiveAsync(new byte[64], CancellationToken.None);
+            Assert.Equal(System.Net.WebSockets.WebSocketMessageType.Close, reply.MessageType);
+            Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.MessageTooBig, socket.CloseStatus);
+        }
+
+        // A client that never answers pings: a ping arrives, then the close with 1011.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+        var head = new byte[4096];
+        Assert.StartsWith("HTTP/1.1 101", System.Text.Encoding.ASCII.GetString(head, 0, await stream.ReadAsync(head)));
+        var frames = new List<byte>();
+        var buffer = new byte[256];
+        using var deadline = new CancellationTokenSource(Deadline);
+        while (!(frames.Count >= 4 && frames.Contains(0x88)))
+        {
+            var read = await stream.ReadAsync(buffer, deadline.Token);
+            Assert.True(read > 0, "the connection closed before the close frame");
+            frames.AddRange(buffer.AsSpan(0, read).ToArray());
+        }
+        Assert.Equal(0x89, frames[0]); // the ping came first
+        var close = frames.IndexOf(0x88);
+        Assert.True(frames.Count >= close + 4, "a close frame with its code");
+        Assert.Equal(1011, (frames[close + 2] << 8) | frames[close + 3]);
+    }
+
+    [Fact]
+    public async Task WebSocketToAWsgiApp_IsRefusedWith501()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"]);
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        var refusal = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(
+            () => socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws"), CancellationToken.None));
+        Assert.Contains("501", refusal.Message);
     }
 
     [Fact]
