@@ -9,12 +9,14 @@ namespace Gunicorn.Worker.Hosting;
 
 /// <summary>The app a worker serves and what it needs at exit.</summary>
 /// <param name="Shutdown">For a Python app: runs its atexit handlers and flushes its output (graceful or fast exit).</param>
-internal sealed record LoadedApp(IRequestHandler Handler, ServingThreads Threads, Action Shutdown);
+/// <param name="Stopping">Told when the worker begins its graceful stop (an ASGI app closes its WebSockets).</param>
+internal sealed record LoadedApp(IRequestHandler Handler, ServingThreads Threads, Action Shutdown, Action? Stopping = null);
 
 /// <summary>
 /// Loads the configured app: a built-in app (<c>@hello</c>, <c>@echo</c>), or a Python WSGI app
 /// (<c>module:callable</c>) in the interpreter the master located. ASP.NET Core apps (<c>App.dll</c>) never come here:
-/// the master runs them with <c>dotnet</c> and an injected startup hook. The seam for ASGI apps is here.
+/// the master runs them with <c>dotnet</c> and an injected startup hook. ASGI apps load as Python apps, then through
+/// the bridge (<c>asgi_bridge.py</c>).
 /// </summary>
 internal static class AppLoader
 {
@@ -55,7 +57,7 @@ internal static class AppLoader
                 info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid), info.ForwarderHeaders ?? [], info.Asgi)).GetAwaiter().GetResult();
             hooks.PythonHook = wsgi.RunHook;
             ErrorLog.Debug($"Loaded WSGI app {info.App} with Python {python.Version} ({python.Library})");
-            return (new LoadedApp(wsgi, threads, wsgi.Shutdown), 0);
+            return (new LoadedApp(wsgi, threads, wsgi.Shutdown, wsgi.Stopping), 0);
         }
         catch (PythonException e)
         {

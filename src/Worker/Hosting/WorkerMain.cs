@@ -89,6 +89,7 @@ internal static class WorkerMain
 
         // The loop ends by itself only if it fails; TERM (or the master's death) stops it gracefully.
         WaitHandle.WaitAny([stopping.WaitHandle, ((IAsyncResult)server.Completion).AsyncWaitHandle]);
+        app.Stopping?.Invoke();
         server.Stop();
         if (!server.Completion.Wait(TimeSpan.FromSeconds(info.GracefulTimeoutSeconds)))
         {

@@ -103,6 +103,28 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     }
 
     /// <summary>A graceful exit: the app's atexit handlers run and its buffered output is flushed.</summary>
+    /// <summary>
+    /// The worker was told to stop: an ASGI app's open WebSockets are closed with 1001 (going away) now, so their
+    /// clients reconnect to the workers that stay while the ordinary requests in flight finish.
+    /// </summary>
+    public void Stopping()
+    {
+        if (!_asgi)
+        {
+            return;
+        }
+        using var gil = Gil.Ensure();
+        using var close = PythonRuntime.GetAttr(_app, "_close_sessions");
+        using var args = PythonRuntime.Tuple();
+        var result = CPython.PyObject_Call(close.Handle, args.Handle, 0);
+        if (result == 0)
+        {
+            ErrorLog.Error($"Exception closing WebSockets\n{PythonRuntime.FetchError().Traceback}");
+            return;
+        }
+        CPython.Py_DecRef(result);
+    }
+
     public void Shutdown()
     {
         using var gil = Gil.Ensure();

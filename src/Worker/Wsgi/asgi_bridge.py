@@ -60,9 +60,13 @@ class Bridge:
         self.state = {}
         self._lifespan_events = None
         self._lifespan_done = None
+        self.sessions = set()
         threading.Thread(target=self.loop.run_forever, name="asgi-loop", daemon=True).start()
         if lifespan != "off":
             self._start_lifespan(required=lifespan == "on")
+        # The worker calls _close_sessions when its graceful stop begins; at exit it runs again (atexit runs the
+        # last registered first: before the app's lifespan shutdown) for any WebSocket opened meanwhile.
+        atexit.register(self._close_sessions)
 
     # Lifespan -------------------------------------------------------------------------------------------------
 
@@ -254,6 +258,19 @@ class Bridge:
                 complete.set()
 
 
+    def _close_sessions(self):
+        """The worker is stopping (TERM, a reload, max_requests): each open WebSocket gets close code 1001."""
+        if not self.sessions:
+            return
+
+        async def close_all():
+            await asyncio.gather(*(session.going_away() for session in list(self.sessions)), return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), self.loop).result(timeout=0.5)
+        except Exception:
+            pass
+
     # WebSockets ------------------------------------------------------------------------------------------------
 
     def _websocket(self, environ):
@@ -264,7 +281,8 @@ class Bridge:
         scope["subprotocols"] = [p.strip() for p in environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", "").split(",") if p.strip()]
         del scope["method"]
         finished = queue.SimpleQueue()
-        session = WebSocketSession(self.app, scope, environ["gunicorn_net.websocket_fd"], environ.get("HTTP_SEC_WEBSOCKET_KEY", ""))
+        session = WebSocketSession(self.app, scope, environ["gunicorn_net.websocket_fd"], environ.get("HTTP_SEC_WEBSOCKET_KEY", ""),
+                                   self.sessions)
         self.loop.call_soon_threadsafe(lambda: self.loop.create_task(session.run(finished)))
         finished.get()
         return []
@@ -280,7 +298,8 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 class WebSocketSession:
     """RFC 6455 on an asyncio stream, driven by an ASGI websocket app (connect, accept, receive, send, close)."""
 
-    def __init__(self, app, scope, fd, key):
+    def __init__(self, app, scope, fd, key, sessions):
+        self.sessions = sessions
         self.app = app
         self.scope = scope
         self.fd = fd
@@ -293,6 +312,7 @@ class WebSocketSession:
         self._pong = None
 
     async def run(self, finished):
+        self.sessions.add(self)
         try:
             reader, self.writer = await asyncio.open_connection(sock=socket.socket(fileno=self.fd))
             connected = False
@@ -363,9 +383,14 @@ class WebSocketSession:
         except (ConnectionError, OSError) as error:
             print("WebSocket connection lost: %r" % (error,), file=sys.stderr)
         finally:
+            self.sessions.discard(self)
             if self.writer is not None:
                 self.writer.close()
             finished.put(None)
+
+    async def going_away(self):
+        if self.accepted and not self.closed:
+            await self._close_with(1001)
 
     async def _frame(self, opcode, payload):
         length = len(payload)

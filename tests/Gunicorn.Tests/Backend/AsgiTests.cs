@@ -206,6 +206,25 @@ public class AsgiTests
     }
 
     [Fact]
+    public async Task OpenWebSockets_GetGoingAway1001_WhenAReloadRetiresTheirWorker()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "--graceful-timeout", "1", "asgi_apps:app");
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws"), CancellationToken.None);
+        var from = server.LineCount;
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync("Reload complete", Deadline, from);
+        using var deadline = new CancellationTokenSource(Deadline);
+        var reply = await socket.ReceiveAsync(new byte[64], deadline.Token);
+        Assert.Equal(System.Net.WebSockets.WebSocketMessageType.Close, reply.MessageType);
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, socket.CloseStatus);
+        // The client reconnects to the new generation.
+        using var again = new System.Net.WebSockets.ClientWebSocket();
+        await again.ConnectAsync(new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws"), CancellationToken.None);
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, again.State);
+    }
+
+    [Fact]
     public async Task WebSocketToAWsgiApp_IsRefusedWith501()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"]);
