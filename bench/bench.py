@@ -52,6 +52,9 @@ def scenarios(root):
          lambda: Ours("hello:app", WORKERS), lambda: NginxGunicorn("hello:app", WORKERS)),
         ("flask-hello", "req/s >= 1.3x nginx+gunicorn; PSS <= 1.5x; startup <= 1.5 s",
          lambda: Ours("flask_hello:app", WORKERS), lambda: NginxGunicorn("flask_hello:app", WORKERS)),
+        ("fastapi-hello", "req/s >= 1.3x nginx+gunicorn with uvicorn workers, p99 not higher",
+         lambda: Ours("fastapi_hello:app", WORKERS, config="worker_class: asgi\n"),
+         lambda: NginxGunicorn("fastapi_hello:app", WORKERS, worker_class="uvicorn.workers.UvicornWorker")),
         ("aspnet-hello", "req/s >= 0.5x bare Kestrel",
          lambda: Ours(ASPNET_APP, 2, env=QUIET_ASPNET), lambda: BareKestrel()),
         # Not against nginx + gunicorn: the native master against the same master as a JIT build (native workers).

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in nginx gunicorn wrk python3-flask python3-matplotlib libpython3.11; do
+for pkg in nginx gunicorn wrk python3-flask python3-fastapi python3-uvicorn python3-matplotlib libpython3.11; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

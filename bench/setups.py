@@ -128,10 +128,13 @@ class Nginx(Setup):
 class NginxGunicorn(Nginx):
     name = "nginx+gunicorn"
 
-    def __init__(self, app, workers, path="/", env=None):
+    def __init__(self, app, workers, path="/", env=None, worker_class=None):
         super().__init__(path)
+        if worker_class:
+            self.name = "nginx+gunicorn (%s)" % worker_class.rsplit(".", 1)[-1]
         sock = os.path.join(self.tmp, "gunicorn.sock")
-        self.start(["/usr/bin/gunicorn", "-w", str(workers), "-b", "unix:" + sock, "--chdir", APPS, app],
+        extra = ["-k", worker_class] if worker_class else []
+        self.start(["/usr/bin/gunicorn", "-w", str(workers), "-b", "unix:" + sock, "--chdir", APPS, *extra, app],
                    "gunicorn.log", env)
         self.start_nginx("upstream app { server unix:%s; keepalive 32; }" % sock,
                          'location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
