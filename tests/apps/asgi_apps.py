@@ -84,6 +84,30 @@ async def private(websocket: WebSocket):
     await websocket.close(code=1008)  # before accept: the handshake is denied (403)
 
 
+@app.get("/forever")
+async def forever():
+    """Streams until the client goes away; then records that the app heard http.disconnect (the file it names)."""
+    async def lines():
+        try:
+            while True:
+                yield "tick\n" * 100
+                await asyncio.sleep(0.01)
+        finally:
+            mark = os.environ.get("ASGI_DISCONNECT_MARK")
+            if mark:
+                with open(mark, "w") as file:
+                    file.write("stopped\n")
+    return StreamingResponse(lines(), media_type="text/plain")
+
+
+async def truncating(scope, receive, send):
+    """Starts a response and returns before its last chunk: the client must not see a complete response."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+
+
 async def failing_startup(scope, receive, send):
     """A raw ASGI 3 app whose lifespan startup fails (say, its database is unreachable)."""
     if scope["type"] == "lifespan":

@@ -104,6 +104,16 @@ public sealed class ForwardingHandler(
             throw;
         }
         context.Response.Body = responseBuffer.Client;
+        if (responseBuffer.HasContent && context.Features.Get<IForwarderErrorFeature>() is { } broken)
+        {
+            // The worker's response broke off after part of it was buffered (a worker killed, an app that stopped
+            // mid-body): what was buffered must not go out as if it were the whole response.
+            Gunicorn.Shared.Logging.ErrorLog.Warning(
+                $"The worker's response to {context.Request.Method} {context.Request.Path} broke off ({broken.Error}); closing the client's connection rather than sending it incomplete");
+            await responseBuffer.DisposeAsync();
+            context.Abort();
+            return;
+        }
         if (!responseBuffer.HasContent && IsFrontError(context))
         {
             await responseBuffer.DisposeAsync();

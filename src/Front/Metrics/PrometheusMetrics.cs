@@ -118,7 +118,23 @@ public sealed class PrometheusMetrics
 
     public void TlsHandshake(bool succeeded) => _tlsHandshakes.WithLabels(succeeded ? "ok" : "failed").Inc();
 
+    /// <summary>Two scrapes at once (a pair of Prometheus servers) must not interleave the updates below.</summary>
+    private readonly SemaphoreSlim _collecting = new(1, 1);
+
     private async Task CollectSupervisionAsync(CancellationToken cancel)
+    {
+        await _collecting.WaitAsync(cancel);
+        try
+        {
+            await CollectSupervisionLockedAsync(cancel);
+        }
+        finally
+        {
+            _collecting.Release();
+        }
+    }
+
+    private async Task CollectSupervisionLockedAsync(CancellationToken cancel)
     {
         _queued.Set(_queueDepth?.Invoke() ?? 0);
         _backlog.Set(_listenBacklog?.Invoke() ?? 0);

@@ -30,7 +30,11 @@ public static class SyslogSettings
         Default = "udp://localhost:514",
         Rules = [new Rule<string>(v => Gunicorn.Shared.Logging.SyslogAddress.TryParse(v, out _), v => $"\"{v}\" is not a syslog address.",
             "Use unix:///dev/log (#dgram or #stream after it), udp://HOST:PORT or tcp://HOST:PORT.")],
-        Doc = "Where syslog listens: `unix://PATH#TYPE` (`TYPE` `stream`, the default, or `dgram`; e.g. `unix:///dev/log#dgram`), `udp://HOST:PORT` or `tcp://HOST:PORT`.",
+        Doc = """
+            Where syslog listens: `unix://PATH#TYPE` (`TYPE` `dgram` or `stream`; without it a datagram socket is
+            tried, then a stream, as Python's SysLogHandler does), `udp://HOST:PORT` or `tcp://HOST:PORT`. After a
+            failure lines are dropped for 5 s before the next try.
+            """,
     };
 
     public static readonly Setting<string?> SyslogPrefix = new()

@@ -7,7 +7,9 @@ namespace Gunicorn.Shared.Logging;
 /// whether access lines go there too.</summary>
 public sealed record SyslogTarget(string Address, string Facility, string Prefix, bool AccessLog);
 
-public sealed record SyslogAddress(string Kind, string HostOrPath, int Port, bool Datagram)
+/// <param name="Datagram">A datagram socket; for a unix path without <c>#TYPE</c>, tried first, then a stream (as
+/// Python's SysLogHandler does: /dev/log is a datagram socket under journald and rsyslog).</param>
+public sealed record SyslogAddress(string Kind, string HostOrPath, int Port, bool Datagram, bool TypeGiven = true)
 {
     public const int DefaultPort = 514;
 
@@ -27,13 +29,13 @@ public sealed record SyslogAddress(string Kind, string HostOrPath, int Port, boo
         {
             var rest = text["unix://".Length..];
             var hash = rest.IndexOf('#');
-            var type = hash < 0 ? "stream" : rest[(hash + 1)..];
+            var type = hash < 0 ? "dgram" : rest[(hash + 1)..];
             var path = hash < 0 ? rest : rest[..hash];
             if (path.Length == 0 || type is not ("stream" or "dgram"))
             {
                 return false;
             }
-            address = new SyslogAddress("unix", path, 0, type == "dgram");
+            address = new SyslogAddress("unix", path, 0, type == "dgram", TypeGiven: hash >= 0);
             return true;
         }
         foreach (var scheme in new[] { "udp", "tcp" })

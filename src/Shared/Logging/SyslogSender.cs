@@ -15,6 +15,14 @@ public sealed class SyslogSender : IDisposable
     private readonly Lock _gate = new();
     private Socket? _socket;
     private int _warned;
+    private long _retryAt;
+    private bool _disposed;
+
+    /// <summary>After a failure, lines are dropped this long before a new connection is tried: a syslog that is down
+    /// or unreachable must cost the logging threads nothing.</summary>
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan ConnectPatience = TimeSpan.FromSeconds(1);
 
     public SyslogSender(SyslogAddress address, string facility)
     {
@@ -26,13 +34,20 @@ public sealed class SyslogSender : IDisposable
     private static readonly int[] Severities = [7, 6, 4, 3, 2];
 
     /// <param name="level">0 debug .. 4 critical.</param>
+    /// <summary>Set when a unix path without #TYPE turned out to be a stream socket.</summary>
+    private bool _streamFallback;
+
     public void Send(int level, string tag, string line)
     {
-        var datagram = _address.Datagram;
+        var datagram = _address.Datagram && !_streamFallback;
         var text = $"<{_facility * 8 + Severities[level]}>{tag}: {line}{(datagram ? '\0' : '\n')}";
         var bytes = Encoding.UTF8.GetBytes(text);
         lock (_gate)
         {
+            if (_disposed || (_socket is null && System.Diagnostics.Stopwatch.GetTimestamp() < _retryAt))
+            {
+                return;
+            }
             try
             {
                 _socket ??= Connect();
@@ -49,10 +64,11 @@ public sealed class SyslogSender : IDisposable
                     _socket.Send(bytes);
                 }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException or AggregateException)
             {
                 _socket?.Dispose();
                 _socket = null;
+                _retryAt = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(RetryAfter.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
                 if (Interlocked.Exchange(ref _warned, 1) == 0)
                 {
                     Console.Error.WriteLine($"[{Environment.ProcessId}] [WARNING] Cannot send to syslog at {_address} ({e.Message}); further failures are not reported. Check syslog_addr and that the syslog daemon runs.");
@@ -67,15 +83,31 @@ public sealed class SyslogSender : IDisposable
         if (_address.Kind == "unix")
         {
             socket = new Socket(AddressFamily.Unix, _address.Datagram ? SocketType.Dgram : SocketType.Stream, ProtocolType.Unspecified);
-            socket.Connect(new UnixDomainSocketEndPoint(_address.HostOrPath));
+            try
+            {
+                socket.Connect(new UnixDomainSocketEndPoint(_address.HostOrPath));
+            }
+            catch (SocketException) when (_address is { Datagram: true, TypeGiven: false })
+            {
+                // Not a datagram socket: the stream driver, as Python's SysLogHandler falls back to.
+                socket.Dispose();
+                socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                socket.Connect(new UnixDomainSocketEndPoint(_address.HostOrPath));
+                _streamFallback = true;
+            }
         }
         else
         {
             socket = new Socket(_address.Datagram ? SocketType.Dgram : SocketType.Stream, _address.Datagram ? ProtocolType.Udp : ProtocolType.Tcp);
-            socket.Connect(_address.HostOrPath, _address.Port);
+            // A bounded connect (and name lookup): a host that does not answer must not hold the logging threads.
+            if (!socket.ConnectAsync(_address.HostOrPath, _address.Port).Wait(ConnectPatience))
+            {
+                socket.Dispose();
+                throw new SocketException((int)SocketError.TimedOut);
+            }
         }
         socket.SendTimeout = 1000;
-        if (_address.Datagram)
+        if (socket.SocketType == SocketType.Dgram)
         {
             socket.Blocking = false;
         }
@@ -86,6 +118,7 @@ public sealed class SyslogSender : IDisposable
     {
         lock (_gate)
         {
+            _disposed = true;
             _socket?.Dispose();
             _socket = null;
         }

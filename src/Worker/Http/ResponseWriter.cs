@@ -258,8 +258,9 @@ internal sealed unsafe class ResponseWriter(Http1Connection connection)
             }
             Write([]);
         }
-        else if (_chunked)
+        else if (_chunked && !_failed)
         {
+            // Never after a failure mid-body: the last chunk would tell the front the response is complete.
             connection.Send("0\r\n\r\n"u8);
         }
         if (!_noBody && _declaredLength >= 0 && _sent < _declaredLength)

@@ -20,7 +20,10 @@ internal sealed class RequestSlot(int index)
     public long Serial { get; private set; }
 
     /// <summary>The handle a wsgi.input of this request carries: the serial and the slot's index.</summary>
-    public long InputHandle => (Serial << 8) | (uint)Index;
+    public long InputHandle => (Serial << IndexBits) | (uint)Index;
+
+    /// <summary>Bits of the handle that name the slot: an asgi worker may have worker_connections serving threads.</summary>
+    public const int IndexBits = 24;
 
     /// <summary>The status and headers from start_response (owned references; 0 until called).</summary>
     public nint Status, Headers;

@@ -149,7 +149,19 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
             if (_asgi && IsWebSocketUpgrade(connection.Request))
             {
                 // The ASGI bridge speaks the WebSocket protocol on a duplicate of the connection, on its event loop.
-                using var fd = new PyRef(CPython.PyLong_FromLongLong(Gunicorn.Shared.Platform.Posix.DupCloseOnExec(connection.Fd)));
+                int duplicate;
+                try
+                {
+                    duplicate = Gunicorn.Shared.Platform.Posix.DupCloseOnExec(connection.Fd);
+                }
+                catch (IOException e)
+                {
+                    ErrorLog.Error($"Cannot take the WebSocket {connection.Request.TargetText}: {e.Message} (out of descriptors? raise ulimit -n); answered 503");
+                    response.Start("503 Service Unavailable"u8);
+                    response.Write([]);
+                    return;
+                }
+                using var fd = new PyRef(CPython.PyLong_FromLongLong(duplicate));
                 if (CPython.PyDict_SetItem(environ.Handle, _webSocketKey, fd.Handle) != 0)
                 {
                     throw PythonRuntime.FetchError();

@@ -154,8 +154,8 @@ internal static unsafe class WsgiCallbacks
         {
             var handle = CPython.PyLong_AsLongLong(CPython.PyTuple_GetItem(args, 0));
             var size = CPython.PyLong_AsLongLong(CPython.PyTuple_GetItem(args, 1));
-            var slot = Slots[(int)(handle & 0xFF)];
-            if (slot.Connection is not { } connection || slot.Serial != handle >> 8)
+            var slot = Slots[(int)(handle & ((1 << RequestSlot.IndexBits) - 1))];
+            if (slot.Connection is not { } connection || slot.Serial != handle >> RequestSlot.IndexBits)
             {
                 return PythonRuntime.Raise(CPython.ValueError, "I/O operation on the input of a finished request");
             }

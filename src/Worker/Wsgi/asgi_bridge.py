@@ -13,12 +13,54 @@ import base64
 import hashlib
 import http
 import inspect
+import os
 import queue
 import socket
 import sys
 import threading
 
 _END = object()
+
+
+class _ThreadSafeFlag:
+    """A request's end, seen from the loop: the response is whole, or (set via call_soon_threadsafe from the serving
+    thread) the client went away; then the app's task gets asgi_disconnect_grace_period before it is cancelled."""
+
+    def __init__(self):
+        self.event = None
+        self.client_gone = False
+        self.task = None
+        self.grace = 0.0
+
+    def bind(self, loop, grace):
+        self.event = asyncio.Event()
+        self.grace = grace
+
+    def set(self):
+        self.client_gone = True
+        self.event.set()
+        task = self.task
+        if task is not None and not task.done():
+            asyncio.get_running_loop().call_later(self.grace, lambda: task.done() or task.cancel())
+
+
+def _valid_handshake(key, version):
+    try:
+        return version.strip() == "13" and len(base64.b64decode(key.strip(), validate=True)) == 16
+    except ValueError:
+        return False
+
+
+def _valid_close_code(code):
+    """RFC 6455 7.4: the codes a peer may send (1004-1006 and 1015 are never sent; 1016-2999 are reserved)."""
+    return code in (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014) or 3000 <= code <= 4999
+
+
+def _reason(status):
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _asgi3(app):
@@ -168,22 +210,29 @@ class Bridge:
         body = stream.read(int(length)) if length else b"".join(iter(lambda: stream.read(65536), b""))
         events = queue.SimpleQueue()
         scope = self._scope(environ)
-        self.loop.call_soon_threadsafe(self._spawn, scope, body, events)
+        disconnected = _ThreadSafeFlag()
+        self.loop.call_soon_threadsafe(self._spawn, scope, body, events, disconnected)
         kind, *rest = events.get()
         if kind == "error":
             raise rest[0]
         if kind == "end":
             raise RuntimeError("the ASGI app returned without sending a response")
         status, headers = rest
-        try:
-            reason = http.HTTPStatus(status).phrase
-        except ValueError:
-            reason = ""
-        start_response("%d %s" % (status, reason),
+        start_response("%d %s" % (status, _reason(status)),
                        [(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in headers])
-        return self._body(events)
+        return self._body(events, disconnected)
 
-    def _body(self, events):
+    def _body(self, events, disconnected):
+        finished = False
+        try:
+            yield from self._chunks(events)
+            finished = True
+        finally:
+            if not finished:
+                # The client went away (the worker closed this iterator early): the app hears http.disconnect.
+                self.loop.call_soon_threadsafe(disconnected.set)
+
+    def _chunks(self, events):
         while True:
             kind, *rest = events.get()
             if kind == "body":
@@ -195,14 +244,16 @@ class Bridge:
             elif kind == "error":
                 raise rest[0]
             else:
-                return
+                # The app returned before its last body chunk: the response must not pass for complete.
+                raise RuntimeError("the ASGI app returned before finishing its response body")
 
-    def _spawn(self, scope, body, events):
-        self.loop.create_task(self._run(scope, body, events))
+    def _spawn(self, scope, body, events, disconnected):
+        disconnected.bind(self.loop, self.grace)
+        disconnected.task = self.loop.create_task(self._run(scope, body, events, disconnected))
 
-    async def _run(self, scope, body, events):
+    async def _run(self, scope, body, events, disconnected):
         request_sent = False
-        complete = asyncio.Event()
+        complete = disconnected.event  # the response is whole, or the client is gone: receive() says disconnect
         started = False
 
         async def receive():
@@ -223,6 +274,8 @@ class Bridge:
         async def send(message):
             nonlocal started
             kind = message["type"]
+            if disconnected.client_gone:
+                raise OSError("the client disconnected")
             if kind == "http.response.start" and not started:
                 started = True
                 events.put(("start", message["status"], message.get("headers", [])))
@@ -275,14 +328,18 @@ class Bridge:
 
     def _websocket(self, environ):
         """An upgrade: the session runs on the loop over a duplicate of the connection; this serving thread waits."""
-        scope = self._scope(environ)
+        try:
+            scope = self._scope(environ)
+        except BaseException:
+            os.close(environ["gunicorn_net.websocket_fd"])
+            raise
         scope["type"] = "websocket"
         scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
         scope["subprotocols"] = [p.strip() for p in environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", "").split(",") if p.strip()]
         del scope["method"]
         finished = queue.SimpleQueue()
         session = WebSocketSession(self.app, scope, environ["gunicorn_net.websocket_fd"], environ.get("HTTP_SEC_WEBSOCKET_KEY", ""),
-                                   self.sessions)
+                                   self.sessions, environ.get("HTTP_SEC_WEBSOCKET_VERSION", ""))
         self.loop.call_soon_threadsafe(lambda: self.loop.create_task(session.run(finished)))
         finished.get()
         return []
@@ -298,23 +355,33 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 class WebSocketSession:
     """RFC 6455 on an asyncio stream, driven by an ASGI websocket app (connect, accept, receive, send, close)."""
 
-    def __init__(self, app, scope, fd, key, sessions):
+    def __init__(self, app, scope, fd, key, sessions, version):
         self.sessions = sessions
+        self.version = version
         self.app = app
         self.scope = scope
         self.fd = fd
         self.key = key
         self.accepted = False
         self.closed = False
-        self.incoming = asyncio.Queue()
+        self.incoming = None  # made on the loop (Python 3.9 binds a Queue to the loop current where it is made)
         self.writer = None
+        self._write_lock = None
         self._pinging = None
         self._pong = None
 
     async def run(self, finished):
         self.sessions.add(self)
+        self.incoming = asyncio.Queue()
+        self._write_lock = asyncio.Lock()
         try:
             reader, self.writer = await asyncio.open_connection(sock=socket.socket(fileno=self.fd))
+            if not _valid_handshake(self.key, self.version):
+                # RFC 6455 4.2.1: a 16-byte base64 key and version 13, or the handshake is refused.
+                self.writer.write(b"HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n"
+                                  b"Connection: close\r\n\r\n")
+                await self.writer.drain()
+                return
             connected = False
 
             async def receive():
@@ -342,7 +409,9 @@ class WebSocketSession:
                     reading = asyncio.get_running_loop().create_task(self._read(reader))
                     if PING_INTERVAL > 0:
                         self._pinging = asyncio.get_running_loop().create_task(self._ping())
-                elif kind == "websocket.send" and self.accepted and not self.closed:
+                elif kind == "websocket.send" and self.closed:
+                    raise OSError("the WebSocket is closed")  # as uvicorn's ClientDisconnected: a send loop must end
+                elif kind == "websocket.send" and self.accepted:
                     if message.get("text") is not None:
                         await self._frame(0x1, message["text"].encode("utf-8"))
                     else:
@@ -350,12 +419,13 @@ class WebSocketSession:
                 elif kind == "websocket.close" and not self.closed:
                     if self.accepted:
                         code = message.get("code", 1000)
-                        await self._frame(0x8, code.to_bytes(2, "big") + (message.get("reason") or "").encode("utf-8"))
+                        reason = (message.get("reason") or "").encode("utf-8")[:123]  # a control frame holds 125 bytes
+                        await self._frame(0x8, code.to_bytes(2, "big") + reason)
                     else:
                         self.writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                     self.closed = True
                 elif kind == "websocket.http.response.start" and not self.accepted and not self.closed:
-                    self._denial = [b"HTTP/1.1 %d %s" % (message["status"], http.HTTPStatus(message["status"]).phrase.encode())]
+                    self._denial = [b"HTTP/1.1 %d %s" % (message["status"], _reason(message["status"]).encode())]
                     self._denial += [bytes(n) + b": " + bytes(v) for n, v in message.get("headers", [])]
                     self._denial_body = b""
                 elif kind == "websocket.http.response.body" and not self.accepted and not self.closed:
@@ -375,6 +445,9 @@ class WebSocketSession:
                     await self._frame(0x8, (1011).to_bytes(2, "big"))
             if self.accepted and not self.closed:
                 await self._frame(0x8, (1000).to_bytes(2, "big"))
+            elif not self.accepted and not self.closed:
+                # Returned without accepting or closing: the handshake is denied, as the spec says (403).
+                self.writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             if reading is not None:
                 reading.cancel()
             if self._pinging is not None:
@@ -393,6 +466,10 @@ class WebSocketSession:
             await self._close_with(1001)
 
     async def _frame(self, opcode, payload):
+        async with self._write_lock:  # the app's sends, pongs and pings must not interleave their drains
+            await self._write_frame(opcode, payload)
+
+    async def _write_frame(self, opcode, payload):
         length = len(payload)
         if length < 126:
             head = bytes([0x80 | opcode, length])
@@ -430,6 +507,9 @@ class WebSocketSession:
                     payload = (int.from_bytes(payload, "big") ^ int.from_bytes((mask * (length // 4 + 1))[:length], "big")).to_bytes(length, "big")
                 if opcode == 0x8:
                     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                    if len(payload) == 1 or (len(payload) >= 2 and not _valid_close_code(code)):
+                        await self._close_with(1002)
+                        return
                     if not self.closed:
                         await self._frame(0x8, payload[:2])
                         self.closed = True

@@ -61,6 +61,38 @@ public class AsgiTests
     }
 
     [Fact]
+    public async Task ClientGoneDuringAStream_TheAppStops_AndATruncatedResponseNeverLooksComplete()
+    {
+        var mark = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-asgi-disconnect-").FullName, "stopped.txt");
+        await using (var server = await StartAsync("-w", "1", "-k", "asgi", "--response-buffering", "false",
+                         "-e", $"ASGI_DISCONNECT_MARK={mark}", "asgi_apps:app"))
+        {
+            using (var response = await server.Client.GetAsync("/forever", HttpCompletionOption.ResponseHeadersRead))
+            {
+                var stream = await response.Content.ReadAsStreamAsync();
+                var buffer = new byte[1000];
+                Assert.True(await stream.ReadAsync(buffer) > 0);
+            }
+            // The client hung up: the worker's send fails, the app's stream ends (StreamingResponse hears
+            // http.disconnect), and the worker serves on.
+            await Eventually.True(() => File.Exists(mark), Deadline, "the app to stop streaming");
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/items/1")).StatusCode);
+        }
+
+        await using var truncating = await StartAsync("-w", "1", "-k", "asgi", "asgi_apps:truncating");
+        try
+        {
+            var response = await truncating.Client.GetAsync("/");
+            Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
+        }
+        catch (HttpRequestException)
+        {
+            // The connection was cut: also never a complete response.
+        }
+        await truncating.WaitForLogAsync("returned before finishing its response body", Deadline);
+    }
+
+    [Fact]
     public async Task LifespanShutdown_RunsOnAGracefulStop()
     {
         var mark = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-asgi-shutdown-").FullName, "shutdown.txt");
