@@ -74,6 +74,7 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         if (asgi is not null)
         {
             // An ASGI app is served through the bridge: a WSGI callable over the worker's one event loop.
+            using var websocket = PythonRuntime.ExecModule("gunicorn_net_asgi_websocket", ReadResource("asgi_websocket.py"));
             using var bridge = PythonRuntime.ExecModule("gunicorn_net_asgi_bridge", ReadResource("asgi_bridge.py"));
             using var bridgeLoad = PythonRuntime.GetAttr(bridge.Handle, "load");
             using var bridgeArgs = PythonRuntime.Tuple(new PyRef(app), PythonRuntime.Str(asgi.Loop), PythonRuntime.Str(asgi.Lifespan),
