@@ -13,6 +13,18 @@ public class AsgiTests
     private static Task<GunicornServer> StartAsync(params string[] args) =>
         GunicornServer.StartAsync(["--python", "/usr/bin/python3", "--chdir", Apps, .. args]);
 
+    /// <summary>A WebSocket handshake by hand, for frames a real client never sends; returns the stream after the 101.</summary>
+    private static async Task<System.Net.Sockets.NetworkStream> RawWebSocketAsync(System.Net.Sockets.TcpClient tcp, int port)
+    {
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+        var head = new byte[4096];
+        Assert.StartsWith("HTTP/1.1 101", System.Text.Encoding.ASCII.GetString(head, 0, await stream.ReadAsync(head)));
+        return stream;
+    }
+
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)
     {
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -184,13 +196,7 @@ public class AsgiTests
 
         // A frame the client did not mask breaks RFC 6455: the worker closes with 1002, and keeps serving.
         using var tcp = new System.Net.Sockets.TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
-            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
-        var head = new byte[4096];
-        var headLength = await stream.ReadAsync(head);
-        Assert.StartsWith("HTTP/1.1 101", System.Text.Encoding.ASCII.GetString(head, 0, headLength));
+        var stream = await RawWebSocketAsync(tcp, server.BaseAddress.Port);
         await stream.WriteAsync(new byte[] { 0x81, 0x02, (byte)'h', (byte)'i' }); // text "hi", unmasked
         var close = new byte[16];
         var closeLength = await stream.ReadAsync(close);
@@ -216,12 +222,7 @@ public class AsgiTests
 
         // A client that never answers pings: a ping arrives, then the close with 1011.
         using var tcp = new System.Net.Sockets.TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
-            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
-        var head = new byte[4096];
-        Assert.StartsWith("HTTP/1.1 101", System.Text.Encoding.ASCII.GetString(head, 0, await stream.ReadAsync(head)));
+        var stream = await RawWebSocketAsync(tcp, server.BaseAddress.Port);
         var frames = new List<byte>();
         var buffer = new byte[256];
         using var deadline = new CancellationTokenSource(Deadline);
