@@ -9,17 +9,25 @@ public sealed class AccessLogMiddleware(RequestDelegate next, AccessLogFormatter
     {
         var started = DateTimeOffset.Now;
         var timestamp = Stopwatch.GetTimestamp();
-        var original = context.Response.Body;
-        var counting = new Metrics.ByteCounter.Writing(original);
-        context.Response.Body = counting;
+        // With metrics on, the response body is counted already (MetricsMiddleware runs first): one wrapper, not two.
+        var counting = context.Features.Get<Metrics.ByteCounter.Writing>();
+        var original = counting is null ? context.Response.Body : null;
+        if (original is not null)
+        {
+            counting = new Metrics.ByteCounter.Writing(original);
+            context.Response.Body = counting;
+        }
         try
         {
             await next(context);
         }
         finally
         {
-            context.Response.Body = original;
-            writer.Write(formatter.Format(new AccessLogEntry(context, started, timestamp, counting.Count)));
+            if (original is not null)
+            {
+                context.Response.Body = original;
+            }
+            writer.Write(formatter.Format(new AccessLogEntry(context, started, timestamp, counting!.Count)));
         }
     }
 }

@@ -23,6 +23,7 @@ public sealed class MetricsMiddleware(PrometheusMetrics metrics, IReadOnlyList<S
         var writing = new ByteCounter.Writing(response);
         context.Request.Body = reading;
         context.Response.Body = writing;
+        context.Features.Set(writing); // the access log reads this count instead of wrapping the body a second time
         var webSocketClosed = IsWebSocket(context) ? metrics.WebSocketOpened() : null;
         try
         {

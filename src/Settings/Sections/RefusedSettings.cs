@@ -27,16 +27,6 @@ public static class RefusedSettings
         Doc = doc,
     };
 
-    private static Setting<bool> RefusedFlag(string key, Section section, string[] cli, string reason, string doc) => new()
-    {
-        Key = key,
-        Section = section,
-        Cli = cli,
-        Type = Scalars.Bool,
-        Default = false,
-        Status = SettingStatus.Unsupported(reason),
-        Doc = doc,
-    };
 
     public static readonly Setting<string?> DirtyApps = Refused("dirty_apps", Section.WorkerProcesses, ["--dirty-app"], DirtyReason, "gunicorn's dirty apps.");
     public static readonly Setting<string?> DirtyWorkers = Refused("dirty_workers", Section.WorkerProcesses, ["--dirty-workers"], DirtyReason, "gunicorn's dirty worker count.");

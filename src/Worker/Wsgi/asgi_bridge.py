@@ -17,9 +17,6 @@ import threading
 
 from gunicorn_net_asgi_websocket import WebSocketSession, configure, reason
 
-_END = object()
-
-
 class _ThreadSafeFlag:
     """A request's end, seen from the loop: the response is whole, or (set via call_soon_threadsafe from the serving
     thread) the client went away; then the app's task gets asgi_disconnect_grace_period before it is cancelled."""
