@@ -10,22 +10,23 @@ namespace Gunicorn.Worker.Hosting;
 /// <summary>The app a worker serves and what it needs at exit.</summary>
 /// <param name="Shutdown">For a Python app: runs its atexit handlers and flushes its output (graceful or fast exit).</param>
 /// <param name="Stopping">Told when the worker begins its graceful stop (an ASGI app closes its WebSockets).</param>
-internal sealed record LoadedApp(IRequestHandler Handler, ServingThreads Threads, Action Shutdown, Action? Stopping = null);
+/// <param name="AsgiServer">For an ASGI app: its server (asgi_server.Server), whose event loop serves the connections.</param>
+internal sealed record LoadedApp(IRequestHandler Handler, ServingThreads Threads, Action Shutdown, Action? Stopping = null, nint AsgiServer = 0);
 
 /// <summary>
 /// Loads the configured app: a built-in app (<c>@hello</c>, <c>@echo</c>), or a Python WSGI app
 /// (<c>module:callable</c>) in the interpreter the master located. ASP.NET Core apps (<c>App.dll</c>) never come here:
-/// the master runs them with <c>dotnet</c> and an injected startup hook. ASGI apps load as Python apps, then through
-/// the bridge (<c>asgi_bridge.py</c>).
+/// the master runs them with <c>dotnet</c> and an injected startup hook. ASGI apps load as Python apps, then get their
+/// server (<c>asgi_server.py</c>).
 /// </summary>
 internal static class AppLoader
 {
     /// <summary>The app, or the exit code when there is none (4: the app cannot load).</summary>
     public static (LoadedApp? App, int ExitCode) Load(WorkerStartInfo info, WorkerHookRunner hooks)
     {
-        // asgi: each request waits on a serving thread (GIL released) while the worker's one event loop runs it.
-        var threaded = info.WorkerClass is WorkerContract.GThread or WorkerContract.Asgi;
-        // One thread imports the app and runs the event loop (and, for sync, every request); gthread adds its threads.
+        // One thread imports the app and runs the poll loop (and, for sync, every request) or the asgi worker's event
+        // loop (every request too); gthread adds its threads.
+        var threaded = info.WorkerClass is WorkerContract.GThread;
         var threadCount = threaded ? info.Concurrency + 1 : 1;
         if (WorkerContract.IsBuiltinApp(info.App))
         {
@@ -57,7 +58,7 @@ internal static class AppLoader
                 info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid), info.ForwarderHeaders ?? [], info.Asgi)).GetAwaiter().GetResult();
             hooks.PythonHook = wsgi.RunHook;
             ErrorLog.Debug($"Loaded WSGI app {info.App} with Python {python.Version} ({python.Library})");
-            return (new LoadedApp(wsgi, threads, wsgi.Shutdown, wsgi.Stopping), 0);
+            return (new LoadedApp(wsgi, threads, wsgi.Shutdown, wsgi.Stopping, wsgi.AsgiServer), 0);
         }
         catch (PythonException e)
         {

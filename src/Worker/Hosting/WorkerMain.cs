@@ -2,6 +2,7 @@ using System.Globalization;
 using Gunicorn.Shared.Contract;
 using Gunicorn.Shared.Logging;
 using Gunicorn.Shared.Platform;
+using Gunicorn.Worker.Asgi;
 using Gunicorn.Worker.Server;
 
 namespace Gunicorn.Worker.Hosting;
@@ -70,8 +71,9 @@ internal static class WorkerMain
             return exitCode;
         }
         using var signals = new WorkerSignals(stopping.Set, hooks, app.Shutdown);
-        using var server = new WorkerServer(info.SocketPath, app.Handler, app.Threads,
-            threaded: info.WorkerClass is WorkerContract.GThread or WorkerContract.Asgi, () => pipe?.CountRequest());
+        using IWorkerServer server = app.AsgiServer != 0
+            ? new AsgiServer(info.SocketPath, app.AsgiServer, app.Threads, () => pipe?.CountRequest())
+            : new WorkerServer(info.SocketPath, app.Handler, app.Threads, threaded: info.WorkerClass is WorkerContract.GThread, () => pipe?.CountRequest());
         try
         {
             server.Start();

@@ -30,6 +30,12 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>The socket's descriptor, for the event loop's poll and for sends.</summary>
     public int Fd { get; }
 
+    /// <summary>
+    /// Receives never wait (the asgi worker's event loop calls in only when the socket is readable): when nothing has
+    /// arrived, a read throws <see cref="WouldBlockException"/> with what was consumed so far left as it was.
+    /// </summary>
+    public bool NonBlocking { get; init; }
+
     public Http1Request Request { get; } = new();
 
     /// <summary>The current request's body, read on demand.</summary>
@@ -101,11 +107,7 @@ internal sealed class Http1Connection : IDisposable
             _end -= _start;
             _start = 0;
         }
-        int received;
-        using (Gil.Released())
-        {
-            received = Syscalls.Receive(Fd, _buffer.AsSpan(_end));
-        }
+        var received = Receive(_buffer.AsSpan(_end));
         _end += received;
         return received > 0;
     }
@@ -117,6 +119,16 @@ internal sealed class Http1Connection : IDisposable
         {
             _continueSent = true;
             Send(Continue);
+        }
+        return Receive(destination);
+    }
+
+    private int Receive(Span<byte> destination)
+    {
+        if (NonBlocking)
+        {
+            var received = Syscalls.ReceiveNow(Fd, destination);
+            return received >= 0 ? received : throw WouldBlockException.Instance;
         }
         using (Gil.Released())
         {
@@ -140,13 +152,35 @@ internal sealed class Http1Connection : IDisposable
         }
     }
 
+    /// <summary>Gives the descriptor away (a WebSocket's session takes it): the buffers are released, the socket stays open.</summary>
+    public int Detach()
+    {
+        ReleaseBuffer();
+        return Fd;
+    }
+
     public void Dispose()
     {
         Syscalls.Close(Fd);
+        ReleaseBuffer();
+    }
+
+    private void ReleaseBuffer()
+    {
         if (_buffer.Length > 0)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = [];
         }
+    }
+}
+
+/// <summary>A non-blocking read found nothing yet: wait until the socket is readable, then call again.</summary>
+internal sealed class WouldBlockException : Exception
+{
+    public static readonly WouldBlockException Instance = new();
+
+    private WouldBlockException() : base("no data yet")
+    {
     }
 }

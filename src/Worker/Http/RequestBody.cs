@@ -26,10 +26,15 @@ internal sealed class RequestBody(Http1Connection connection)
         _chunked = request.Chunked;
         _remaining = request.Chunked ? 0 : Math.Max(0, request.ContentLength);
         _finished = !request.Chunked && _remaining == 0;
-        _inChunk = false;
+        _inChunk = _chunkEndDue = _inTrailers = false;
     }
 
     private bool _inChunk;
+
+    // Where a chunked body stands between chunks. Kept as state, not as a position in a loop, so that a non-blocking
+    // read that finds nothing yet (WouldBlockException, from any Fill) resumes exactly where it stopped.
+    private bool _chunkEndDue;
+    private bool _inTrailers;
 
     /// <summary>Reads up to <paramref name="destination"/>'s length; 0 at the end of the body.</summary>
     /// <exception cref="BadRequestException">The body is malformed or the connection closed inside it.</exception>
@@ -38,6 +43,11 @@ internal sealed class RequestBody(Http1Connection connection)
         if (_finished || destination.IsEmpty)
         {
             return 0;
+        }
+        if (_chunkEndDue)
+        {
+            ExpectLine(isEmpty: true);
+            _chunkEndDue = false;
         }
         if (_chunked && !_inChunk && !StartChunk())
         {
@@ -67,8 +77,14 @@ internal sealed class RequestBody(Http1Connection connection)
         {
             if (_chunked)
             {
+                // The chunk's CRLF is read with the next read (at once when it is buffered already).
                 _inChunk = false;
-                ExpectLine(isEmpty: true);
+                _chunkEndDue = true;
+                if (connection.Buffered.StartsWith("\r\n"u8))
+                {
+                    connection.Consume(2);
+                    _chunkEndDue = false;
+                }
             }
             else
             {
@@ -152,6 +168,11 @@ internal sealed class RequestBody(Http1Connection connection)
     /// <summary>Reads a chunk-size line; false (and finished, trailers skipped) at the last chunk.</summary>
     private bool StartChunk()
     {
+        if (_inTrailers)
+        {
+            SkipTrailers();
+            return false;
+        }
         var line = ReadFramingLine();
         var extension = line.IndexOf((byte)';');
         var hex = (extension < 0 ? line : line[..extension]).Trim(" \t"u8);
@@ -161,16 +182,23 @@ internal sealed class RequestBody(Http1Connection connection)
         }
         if (size == 0)
         {
-            while (ReadFramingLine().Length > 0)
-            {
-                // trailer fields: WSGI has no place for them
-            }
-            _finished = true;
+            _inTrailers = true;
+            SkipTrailers();
             return false;
         }
         _remaining = size;
         _inChunk = true;
         return true;
+    }
+
+    private void SkipTrailers()
+    {
+        while (ReadFramingLine().Length > 0)
+        {
+            // trailer fields: WSGI has no place for them
+        }
+        _inTrailers = false;
+        _finished = true;
     }
 
     private void ExpectLine(bool isEmpty)

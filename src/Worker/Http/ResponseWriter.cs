@@ -25,7 +25,6 @@ internal sealed unsafe class ResponseWriter(Http1Connection connection)
     private bool _isHead;
     private bool _http10;
     private bool _failed;
-    private bool _handedOver;
     private long _declaredLength;
     private long _sent;
 
@@ -45,7 +44,7 @@ internal sealed unsafe class ResponseWriter(Http1Connection connection)
     {
         _headLength = 0;
         _status = 0;
-        _headSent = _framed = _chunked = _noBody = _mustClose = _failed = _handedOver = false;
+        _headSent = _framed = _chunked = _noBody = _mustClose = _failed = false;
         _declaredLength = -1;
         _sent = 0;
         _keepAlive = keepAlive && request.KeepAlive;
@@ -246,10 +245,6 @@ internal sealed unsafe class ResponseWriter(Http1Connection connection)
     /// </summary>
     public bool Finish()
     {
-        if (_handedOver)
-        {
-            return false; // the app answered on the connection itself (a WebSocket); it closes when the app is done
-        }
         if (!_headSent)
         {
             if (_declaredLength < 0)
@@ -270,14 +265,6 @@ internal sealed unsafe class ResponseWriter(Http1Connection connection)
         }
         return _keepAlive && !_mustClose && !_failed;
     }
-
-    /// <summary>
-    /// The app takes the connection over (an ASGI WebSocket speaks on a duplicate of it): nothing more is written
-    /// here, and the connection is closed, never reused, once the app is done.
-    /// </summary>
-    public void HandOver() => _handedOver = true;
-
-    public bool HandedOver => _handedOver;
 
     /// <summary>Something went wrong after the head was sent: the connection must close (no second head is possible).</summary>
     public void Fail() => _failed = true;

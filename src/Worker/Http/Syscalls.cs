@@ -13,7 +13,7 @@ internal sealed class ConnectionLostException(string operation, int errno)
 internal static unsafe partial class Syscalls
 {
     private const int EINTR = 4, EAGAIN = 11;
-    private const int MSG_NOSIGNAL = 0x4000;
+    private const int MSG_NOSIGNAL = 0x4000, MSG_DONTWAIT = 0x40, MSG_PEEK = 0x2;
     private const int SOCK_CLOEXEC = 0x80000;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -69,6 +69,39 @@ internal static unsafe partial class Syscalls
                 }
             }
         }
+    }
+
+    /// <summary>Receives what has arrived without waiting; 0 at end of stream, -1 when nothing has arrived yet.</summary>
+    public static int ReceiveNow(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var received = SysRecv(fd, p, (nuint)buffer.Length, MSG_DONTWAIT);
+                if (received >= 0)
+                {
+                    return (int)received;
+                }
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EAGAIN)
+                {
+                    return -1;
+                }
+                if (errno != EINTR)
+                {
+                    throw new ConnectionLostException("recv", errno);
+                }
+            }
+        }
+    }
+
+    /// <summary>Whether the peer has closed (or broken) the connection; bytes waiting to be read do not count.</summary>
+    public static bool PeerClosed(int fd)
+    {
+        byte one;
+        var received = SysRecv(fd, &one, 1, MSG_DONTWAIT | MSG_PEEK);
+        return received == 0 || (received < 0 && Marshal.GetLastPInvokeError() is not (EAGAIN or EINTR));
     }
 
     /// <summary>Sends every byte of the buffers, in order, with as few system calls as the kernel allows.</summary>

@@ -60,6 +60,9 @@ internal static unsafe class CPython
     public static delegate* unmanaged<nint, nint> PyTuple_Size;
     public static delegate* unmanaged<nint, nint, nint> PyList_GetItem;
     public static delegate* unmanaged<nint, nint> PyList_Size;
+    public static delegate* unmanaged<nint, nint> PyList_New;
+    public static delegate* unmanaged<nint, nint, int> PyList_Append;
+    public static delegate* unmanaged<byte*, nint, byte*, nint> PyUnicode_DecodeUTF8;
     public static delegate* unmanaged<nint> PyDict_New;
     public static delegate* unmanaged<nint, nint, nint, int> PyDict_SetItem;
     public static delegate* unmanaged<nint, nint, nint> PyDict_GetItem;
@@ -142,6 +145,9 @@ internal static unsafe class CPython
         PyTuple_Size = (delegate* unmanaged<nint, nint>)Symbol("PyTuple_Size");
         PyList_GetItem = (delegate* unmanaged<nint, nint, nint>)Symbol("PyList_GetItem");
         PyList_Size = (delegate* unmanaged<nint, nint>)Symbol("PyList_Size");
+        PyList_New = (delegate* unmanaged<nint, nint>)Symbol("PyList_New");
+        PyList_Append = (delegate* unmanaged<nint, nint, int>)Symbol("PyList_Append");
+        PyUnicode_DecodeUTF8 = (delegate* unmanaged<byte*, nint, byte*, nint>)Symbol("PyUnicode_DecodeUTF8");
         PyDict_New = (delegate* unmanaged<nint>)Symbol("PyDict_New");
         PyDict_SetItem = (delegate* unmanaged<nint, nint, nint, int>)Symbol("PyDict_SetItem");
         PyDict_GetItem = (delegate* unmanaged<nint, nint, nint>)Symbol("PyDict_GetItem");

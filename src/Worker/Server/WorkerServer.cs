@@ -14,7 +14,7 @@ namespace Gunicorn.Worker.Server;
 /// expect a single thread (a module-level SQLite connection) keep working. <c>gthread</c> hands the ready connection
 /// to one of its serving threads and takes it back when the response is written.
 /// </summary>
-internal sealed class WorkerServer : IDisposable
+internal sealed class WorkerServer : IWorkerServer
 {
     /// <summary>Unread request body the worker reads and discards to keep a connection; beyond it the connection closes.</summary>
     private const long DrainLimit = 256 * 1024;
@@ -54,19 +54,7 @@ internal sealed class WorkerServer : IDisposable
     /// <summary>Listens on the socket (failures throw here, before readiness is reported) and starts the loop.</summary>
     public void Start()
     {
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
-            listener.Listen(512);
-            listener.Blocking = false; // accept only what poll announced, never wait for a peer that gave up
-        }
-        catch
-        {
-            listener.Dispose();
-            throw;
-        }
-        _listener = listener;
+        _listener = WorkerListener.Open(_socketPath);
         Completion = _threads.RunAsync(() =>
         {
             Loop();

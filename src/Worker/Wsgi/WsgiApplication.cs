@@ -1,6 +1,7 @@
 using System.Text;
 using Gunicorn.Shared.Contract;
 using Gunicorn.Shared.Logging;
+using Gunicorn.Worker.Asgi;
 using Gunicorn.Worker.Http;
 using Gunicorn.Worker.Python;
 using Gunicorn.Worker.Server;
@@ -23,9 +24,8 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     private readonly WsgiEnviron _environ;
     private readonly bool _sendfile;
     private readonly bool _preRequest, _postRequest;
-    /// <summary>An ASGI app behind the bridge: WebSocket upgrades go to it with the connection.</summary>
+    /// <summary>An ASGI app: <see cref="_app"/> is its server, whose event loop serves the worker's connections.</summary>
     private readonly bool _asgi;
-    private readonly nint _webSocketKey = PythonRuntime.Interned("gunicorn_net.websocket_fd");
 
     private readonly nint _preRequestHook, _postRequestHook, _callHook, _fileWrapperSpan, _shutdown;
 
@@ -71,20 +71,33 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         using var load = PythonRuntime.GetAttr(runner.Handle, "load");
         using var loadArgs = PythonRuntime.Tuple(PythonRuntime.Str(target));
         var app = PythonRuntime.Check(CPython.PyObject_Call(load.Handle, loadArgs.Handle, 0)).Steal();
-        if (asgi is not null)
-        {
-            // An ASGI app is served through the bridge: a WSGI callable over the worker's one event loop.
-            using var websocket = PythonRuntime.ExecModule("gunicorn_net_asgi_websocket", ReadResource("asgi_websocket.py"));
-            using var bridge = PythonRuntime.ExecModule("gunicorn_net_asgi_bridge", ReadResource("asgi_bridge.py"));
-            using var bridgeLoad = PythonRuntime.GetAttr(bridge.Handle, "load");
-            using var bridgeArgs = PythonRuntime.Tuple(new PyRef(app), PythonRuntime.Str(asgi.Loop), PythonRuntime.Str(asgi.Lifespan),
-                PythonRuntime.Str(asgi.DisconnectGraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                PythonRuntime.Str(asgi.RootPath), PythonRuntime.Str(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"{asgi.WebSocketMaxMessage} {asgi.WebSocketPingInterval} {asgi.WebSocketPingTimeout}")));
-            app = PythonRuntime.Check(CPython.PyObject_Call(bridgeLoad.Handle, bridgeArgs.Handle, 0)).Steal();
-        }
-        return new WsgiApplication(app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders, asgi is not null);
+        var asgiServer = asgi is null ? 0 : LoadAsgiServer(app, runner.Handle, asgi, hooks, forwarderHeaders);
+        return new WsgiApplication(asgiServer != 0 ? asgiServer : app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders, asgi is not null);
     }
+
+    /// <summary>
+    /// An ASGI app's server (asgi_server.py) over the app the runner imported: its event loop is created and the
+    /// lifespan's startup runs here, on the thread that will run the loop.
+    /// </summary>
+    private static nint LoadAsgiServer(nint app, nint runner, AsgiOptions asgi, IReadOnlyDictionary<string, string> hooks,
+        IReadOnlyList<string> forwarderHeaders)
+    {
+        using var owned = new PyRef(app);
+        using var websocket = PythonRuntime.ExecModule("gunicorn_net_asgi_websocket", ReadResource("asgi_websocket.py"));
+        using var server = PythonRuntime.ExecModule("gunicorn_net_asgi_server", ReadResource("asgi_server.py"));
+        AsgiCallbacks.Install(server.Handle, new AsgiScope(asgi.RootPath, forwarderHeaders));
+        using var load = PythonRuntime.GetAttr(server.Handle, "load");
+        PyRef Hook(string name) => hooks.ContainsKey(name) ? PythonRuntime.GetAttr(runner, name) : PyRef.Borrowed(CPython.None);
+        using var args = PythonRuntime.Tuple(PyRef.Borrowed(app), PythonRuntime.Str(asgi.Loop), PythonRuntime.Str(asgi.Lifespan),
+            PythonRuntime.Str(asgi.DisconnectGraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            PythonRuntime.Str(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{asgi.WebSocketMaxMessage} {asgi.WebSocketPingInterval} {asgi.WebSocketPingTimeout}")),
+            Hook("pre_request"), Hook("post_request"));
+        return PythonRuntime.Check(CPython.PyObject_Call(load.Handle, args.Handle, 0)).Steal();
+    }
+
+    /// <summary>The ASGI server object (asgi_server.Server) when the app is an ASGI app; 0 for a WSGI app.</summary>
+    public nint AsgiServer => _asgi ? _app : 0;
 
     /// <summary>
     /// Runs a worker-side python: hook (post_fork, post_worker_init, worker_int, worker_abort, worker_exit) on the
@@ -147,28 +160,6 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         try
         {
             environ = _environ.Build(connection, slot);
-            if (_asgi && IsWebSocketUpgrade(connection.Request))
-            {
-                // The ASGI bridge speaks the WebSocket protocol on a duplicate of the connection, on its event loop.
-                int duplicate;
-                try
-                {
-                    duplicate = Gunicorn.Shared.Platform.Posix.DupCloseOnExec(connection.Fd);
-                }
-                catch (IOException e)
-                {
-                    ErrorLog.Error($"Cannot take the WebSocket {connection.Request.TargetText}: {e.Message} (out of descriptors? raise ulimit -n); answered 503");
-                    response.Start("503 Service Unavailable"u8);
-                    response.Write([]);
-                    return;
-                }
-                using var fd = new PyRef(CPython.PyLong_FromLongLong(duplicate));
-                if (CPython.PyDict_SetItem(environ.Handle, _webSocketKey, fd.Handle) != 0)
-                {
-                    throw PythonRuntime.FetchError();
-                }
-                response.HandOver();
-            }
             if (_preRequest)
             {
                 CallRunner(_preRequestHook, PyRef.Borrowed(environ.Handle));
@@ -177,10 +168,7 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
             using var result = PythonRuntime.Check(CPython.PyObject_Call(_app, args.Handle, 0));
             try
             {
-                if (!response.HandedOver)
-                {
-                    SendResult(slot, result.Handle, response);
-                }
+                SendResult(slot, result.Handle, response);
             }
             finally
             {
@@ -201,9 +189,6 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
             slot.End();
         }
     }
-
-    private static bool IsWebSocketUpgrade(Http1Request request) =>
-        System.Text.Ascii.EqualsIgnoreCase(request.Header("Upgrade"u8), "websocket"u8);
 
     /// <summary>Sends what the app returned: a list at once with its length, a FileWrapper by sendfile, anything else block by block.</summary>
     private void SendResult(RequestSlot slot, nint result, ResponseWriter response)

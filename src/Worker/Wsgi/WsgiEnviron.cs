@@ -91,16 +91,7 @@ internal sealed unsafe class WsgiEnviron
         SetBorrowed(d, _scriptName, _empty);
 
         var target = request[request.Target];
-        var path = target;
-        if (path.Length > 0 && path[0] != '/' && path.IndexOf("://"u8) is var scheme and > 0)
-        {
-            // An absolute-form target: the path starts after the authority.
-            var slash = path[(scheme + 3)..].IndexOf((byte)'/');
-            path = slash < 0 ? "/"u8 : path[(scheme + 3 + slash)..];
-        }
-        var question = path.IndexOf((byte)'?');
-        var query = question < 0 ? [] : path[(question + 1)..];
-        path = question < 0 ? path : path[..question];
+        RequestTarget.Split(target, out var path, out var query);
         var pathInfo = path;
         Set(d, _queryString, PythonRuntime.Latin1(query));
         Set(d, _rawUri, PythonRuntime.Latin1(target));
@@ -108,26 +99,12 @@ internal sealed unsafe class WsgiEnviron
 
         var https = Ascii.EqualsIgnoreCase(request.Header("X-Forwarded-Proto"u8), "https"u8);
         SetBorrowed(d, _urlScheme, https ? _https : _http);
-        var host = request.Header("Host"u8);
-        var colon = host.LastIndexOf((byte)':');
-        if (host.IsEmpty)
-        {
-            Set(d, _serverName, PythonRuntime.Latin1("localhost"u8));
-            Set(d, _serverPort, PythonRuntime.Latin1(https ? "443"u8 : "80"u8));
-        }
-        else if (colon > host.LastIndexOf((byte)']'))
-        {
-            Set(d, _serverName, PythonRuntime.Latin1(host[..colon]));
-            Set(d, _serverPort, PythonRuntime.Latin1(host[(colon + 1)..]));
-        }
-        else
-        {
-            Set(d, _serverName, PythonRuntime.Latin1(host));
-            Set(d, _serverPort, PythonRuntime.Latin1(https ? "443"u8 : "80"u8));
-        }
+        RequestTarget.SplitHost(request.Header("Host"u8), https, out var serverName, out var serverPort);
+        Set(d, _serverName, PythonRuntime.Latin1(serverName));
+        Set(d, _serverPort, PythonRuntime.Latin1(serverPort));
 
         // The front names the real client in its peer header (ADDR PORT); a direct connection has none.
-        var peer = request.Header(Encoding.ASCII.GetBytes(WorkerContract.PeerHeader));
+        var peer = request.Header(PeerHeaderBytes);
         var space = peer.IndexOf((byte)' ');
         Set(d, _remoteAddr, PythonRuntime.Latin1(space < 0 ? [] : peer[..space]));
         Set(d, _remotePort, PythonRuntime.Latin1(space < 0 ? [] : peer[(space + 1)..]));
@@ -263,25 +240,8 @@ internal sealed unsafe class WsgiEnviron
             return PythonRuntime.Latin1(path);
         }
         Span<byte> decoded = path.Length <= 1024 ? stackalloc byte[path.Length] : new byte[path.Length];
-        var length = 0;
-        for (var i = 0; i < path.Length; i++)
-        {
-            if (path[i] == '%' && i + 2 < path.Length && IsHex(path[i + 1]) && IsHex(path[i + 2]))
-            {
-                decoded[length++] = (byte)(HexValue(path[i + 1]) * 16 + HexValue(path[i + 2]));
-                i += 2;
-            }
-            else
-            {
-                decoded[length++] = path[i];
-            }
-        }
-        return PythonRuntime.Latin1(decoded[..length]);
+        return PythonRuntime.Latin1(decoded[..RequestTarget.PercentDecode(path, decoded)]);
     }
-
-    private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
-
-    private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
 
     /// <summary>Stores a new reference (released here; the dict keeps its own).</summary>
     private static void Set(nint dict, nint key, nint value)

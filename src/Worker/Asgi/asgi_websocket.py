@@ -1,6 +1,6 @@
 """RFC 6455 for gunicorn-net's asgi worker: a WebSocket session on the worker's event loop, over a duplicate of the
 connection the worker handed over, driven by the app's ASGI websocket scope (connect, accept, receive, send, close).
-Loaded beside asgi_bridge.py, which creates a session for each upgrade."""
+Loaded beside asgi_server.py, which creates a session for each upgrade."""
 import asyncio
 import base64
 import hashlib
