@@ -1,6 +1,8 @@
 """ASGI apps for gunicorn-net's asgi worker tests: FastAPI (Debian's python3-fastapi), raw ASGI 3 and ASGI 2."""
 import asyncio
+import json
 import os
+import time
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
@@ -129,3 +131,35 @@ class Asgi2:
             return
         await send({"type": "http.response.start", "status": 201, "headers": [(b"x-asgi", b"2")]})
         await send({"type": "http.response.body", "body": b"double callable"})
+
+
+async def probe(scope, receive, send):
+    """A raw ASGI 3 app for what FastAPI hides: the scope as the worker builds it, a body read message by message, a
+    file sent by path, and a handler that blocks the event loop (as a sync call in an async view does)."""
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    if path == "/file":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+        await send({"type": "http.response.pathsend", "path": scope["query_string"].decode()})
+        return
+    if path == "/upload":
+        total = messages = 0
+        while True:
+            message = await receive()
+            total += len(message.get("body", b""))
+            messages += 1
+            if not message.get("more_body"):
+                break
+        payload = {"bytes": total, "messages": messages}
+    elif path == "/block":
+        time.sleep(float(scope["query_string"] or b"30"))
+        payload = {}
+    else:
+        payload = {key: scope[key] for key in ("path", "method", "scheme", "http_version", "root_path", "server", "client")}
+        payload.update(raw_path=scope["raw_path"].decode("latin-1"), query_string=scope["query_string"].decode("latin-1"),
+                       headers=[[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]],
+                       extensions=sorted(scope.get("extensions", {})))
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})

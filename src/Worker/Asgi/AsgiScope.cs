@@ -28,6 +28,9 @@ internal sealed unsafe class AsgiScope
     private readonly nint _server = PythonRuntime.Interned("server");
     private readonly nint _client = PythonRuntime.Interned("client");
     private readonly nint _subprotocols = PythonRuntime.Interned("subprotocols");
+    private readonly nint _extensions = PythonRuntime.Interned("extensions");
+    private readonly nint _pathsend = PythonRuntime.Interned("http.response.pathsend");
+    private readonly nint _denialResponse = PythonRuntime.Interned("websocket.http.response");
 
     private readonly nint _http = PythonRuntime.Interned("http");
     private readonly nint _https = PythonRuntime.Interned("https");
@@ -143,6 +146,13 @@ internal sealed unsafe class AsgiScope
         {
             Set(d, _subprotocols, Subprotocols(request.Header("Sec-WebSocket-Protocol"u8)));
         }
+        // The extensions this server implements: a file sent by path (zero copy), a WebSocket denied with a response.
+        var extensions = PythonRuntime.Check(CPython.PyDict_New());
+        using (var empty = PythonRuntime.Check(CPython.PyDict_New()))
+        {
+            SetBorrowed(extensions.Handle, websocket ? _denialResponse : _pathsend, empty.Handle);
+        }
+        Set(d, _extensions, extensions.Steal());
         return scope;
     }
 

@@ -105,6 +105,74 @@ public class AsgiTests
     }
 
     [Fact]
+    public async Task Scope_IsBuiltFromTheRequestHead_AsAsgiServersGiveIt()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "asgi_apps:probe");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/caf%C3%A9/x?a=1&b=%20");
+        request.Headers.Add("X-Custom-Thing", "Yes");
+        var scope = await JsonAsync(await server.Client.SendAsync(request));
+        Assert.Equal("/café/x", scope.GetProperty("path").GetString());
+        Assert.Equal("/caf%C3%A9/x", scope.GetProperty("raw_path").GetString());
+        Assert.Equal("a=1&b=%20", scope.GetProperty("query_string").GetString());
+        Assert.Equal("GET", scope.GetProperty("method").GetString());
+        Assert.Equal("http", scope.GetProperty("scheme").GetString());
+        Assert.Equal("127.0.0.1", scope.GetProperty("client")[0].GetString());
+        Assert.Equal(server.BaseAddress.Port, scope.GetProperty("server")[1].GetInt32());
+        Assert.Equal(["http.response.pathsend"], scope.GetProperty("extensions").EnumerateArray().Select(e => e.GetString()));
+        var headers = scope.GetProperty("headers").EnumerateArray().Select(h => (Name: h[0].GetString()!, Value: h[1].GetString())).ToList();
+        Assert.Contains(("x-custom-thing", "Yes"), headers);
+        Assert.All(headers, h => Assert.Equal(h.Name.ToLowerInvariant(), h.Name));
+        // The front's own header naming the client is the worker's business, not the app's.
+        Assert.DoesNotContain(headers, h => h.Name == Gunicorn.Shared.Contract.WorkerContract.PeerHeader.ToLowerInvariant());
+    }
+
+    [Fact]
+    public async Task SlowChunkedUpload_ReachesTheAppInMessages_WhileTheLoopServesOthers()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "--request-buffering", "false", "asgi_apps:probe");
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
+        var stream = tcp.GetStream();
+        var ascii = System.Text.Encoding.ASCII;
+        await stream.WriteAsync(ascii.GetBytes("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n" + new string('a', 4096) + "\r\n"));
+        // The upload is held open: the worker's one event loop must answer other requests meanwhile.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("/other", (await JsonAsync(await server.Client.GetAsync("/other"))).GetProperty("path").GetString());
+        }
+        await stream.WriteAsync(ascii.GetBytes("800\r\n" + new string('b', 2048) + "\r\n0\r\n\r\n"));
+        using var reader = new StreamReader(stream, ascii);
+        var response = await reader.ReadToEndAsync().WaitAsync(Deadline);
+        Assert.StartsWith("HTTP/1.1 200", response);
+        var result = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..].Trim()).RootElement;
+        Assert.Equal(6144, result.GetProperty("bytes").GetInt32());
+        Assert.True(result.GetProperty("messages").GetInt32() >= 2, "the body came in more than one http.request message");
+    }
+
+    [Fact]
+    public async Task PathSend_SendsTheFileWhole()
+    {
+        var file = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-asgi-pathsend-").FullName, "data.bin");
+        var bytes = new byte[3 * 1024 * 1024 + 17];
+        new Random(7).NextBytes(bytes);
+        File.WriteAllBytes(file, bytes);
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "asgi_apps:probe");
+        Assert.Equal(bytes, await server.Client.GetByteArrayAsync("/file?" + file));
+    }
+
+    [Fact]
+    public async Task AnAppThatBlocksTheEventLoop_IsAWorkerTimeout_AndItsWorkerIsReplaced()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "-t", "3", "asgi_apps:probe");
+        var worker = server.WorkerPids().Single();
+        var blocked = server.Client.GetAsync("/block?60");
+        await server.WaitForLogAsync($"WORKER TIMEOUT \\(pid:{worker}\\)", Deadline);
+        Assert.NotEqual(HttpStatusCode.OK, (await blocked.WaitAsync(Deadline)).StatusCode);
+        await Eventually.True(() => server.WorkerPids() is [var replacement] && replacement != worker, Deadline, "a new worker");
+        Assert.Equal("/after", (await JsonAsync(await server.Client.GetAsync("/after"))).GetProperty("path").GetString());
+    }
+
+    [Fact]
     public async Task LifespanShutdown_RunsOnAGracefulStop()
     {
         var mark = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-asgi-shutdown-").FullName, "shutdown.txt");
