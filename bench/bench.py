@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 
-from measure import measure, reload_switch_seconds, reload_under_load
+from measure import measure, measure_websocket, reload_switch_seconds, reload_under_load
 from report import write_report
 from setups import (ASPNET_APP, JIT_BINARY, QUIET_ASPNET, ROOT, BareKestrel, NginxGunicorn, NginxStatic, Ours,
                     OursStatic)
@@ -55,6 +55,10 @@ def scenarios(root):
         ("fastapi-hello", "req/s >= 1.3x nginx+gunicorn with uvicorn workers, p99 not higher",
          lambda: Ours("fastapi_hello:app", WORKERS, config="worker_class: asgi\n"),
          lambda: NginxGunicorn("fastapi_hello:app", WORKERS, worker_class="uvicorn.workers.UvicornWorker")),
+        # req/s here is echoed messages/s: 100 connections, each sending 1 KiB and waiting for its echo (ws_load.py).
+        ("websocket-echo", "messages/s >= 1.0x nginx+gunicorn with uvicorn workers",
+         lambda: Ours("ws_echo:app", WORKERS, config="worker_class: asgi\n"),
+         lambda: NginxGunicorn("ws_echo:app", WORKERS, worker_class="uvicorn.workers.UvicornWorker", websocket=True)),
         ("aspnet-hello", "req/s >= 0.5x bare Kestrel",
          lambda: Ours(ASPNET_APP, 2, env=QUIET_ASPNET), lambda: BareKestrel()),
         # Not against nginx + gunicorn: the native master against the same master as a JIT build (native workers).
@@ -76,7 +80,7 @@ def run(rounds, seconds, warmup, only):
             for role, factory in (order if round_number % 2 == 0 else order[::-1]):
                 setup = factory()
                 try:
-                    r = measure(setup, seconds, warmup)
+                    r = (measure_websocket if name == "websocket-echo" else measure)(setup, seconds, warmup)
                 finally:
                     setup.stop()
                 r["setup"] = setup.name

@@ -1,4 +1,5 @@
 """Measuring servers from the outside: wrk load, CPU time and memory of a process tree, time to first 200."""
+import json
 import os
 import re
 import shutil
@@ -157,6 +158,40 @@ def measure(setup, seconds, warmup):
     stop_counting = count_kernel_events(setup.front_pids())
     counted = wrk(setup.url, COUNT_SECONDS, headers=setup.headers)
     result.update(stop_counting(max(counted["requests"], 1)))
+    if hasattr(setup, "master_pids"):
+        result["master_pss_kib"] = memory_kib(setup.master_pids())[1]
+        workers = setup.worker_pids()
+        result["worker_pss_kib"] = memory_kib(workers)[1] / max(len(workers), 1)
+    result["startup_s"] = startup
+    result["cold_rps"] = cold["rps"]
+    return result
+
+
+WS_LOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ws_load.py")
+
+
+def ws_load(port, seconds, connections=100, size=1024):
+    out = subprocess.run(["/usr/bin/python3", WS_LOAD, str(port), str(connections), str(seconds), str(size)],
+                         capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    result = json.loads(out)
+    result["rps"] = result["messages"] / result["seconds"]
+    result["mib_per_s"] = result["rps"] * size * 2 / (1024 * 1024)
+    return result
+
+
+def measure_websocket(setup, seconds, warmup):
+    """As measure(), for WebSocket echo: messages per second (in "rps"), CPU per message (in "cpu_us_per_request")."""
+    startup = wait_for_200(setup.url)
+    cold = ws_load(setup.port, COLD_SECONDS)
+    ws_load(setup.port, warmup)
+    before = cpu_seconds(setup.pids())
+    front_before = cpu_seconds(setup.front_pids())
+    result = ws_load(setup.port, seconds)
+    messages = max(result["messages"], 1)
+    result["cpu_us_per_request"] = (cpu_seconds(setup.pids()) - before) * 1e6 / messages
+    if setup.front_pids():
+        result["front_cpu_us_per_request"] = (cpu_seconds(setup.front_pids()) - front_before) * 1e6 / messages
+    result["rss_kib"], result["pss_kib"] = memory_kib(setup.pids())
     if hasattr(setup, "master_pids"):
         result["master_pss_kib"] = memory_kib(setup.master_pids())[1]
         workers = setup.worker_pids()

@@ -34,6 +34,12 @@ def targets(data):
     check("pure WSGI hello: req/s >= 2.0x nginx+gunicorn", ratio(data, "wsgi-hello", "rps"), lambda v: v >= 2.0,
           "%.2fx")
     check("Flask hello: req/s >= 1.3x nginx+gunicorn", ratio(data, "flask-hello", "rps"), lambda v: v >= 1.3, "%.2fx")
+    check("FastAPI hello: req/s >= 1.3x nginx+gunicorn (uvicorn workers)", ratio(data, "fastapi-hello", "rps"),
+          lambda v: v >= 1.3, "%.2fx")
+    check("FastAPI hello: p99 not above nginx+gunicorn's (uvicorn workers)", ratio(data, "fastapi-hello", "p99_ms"),
+          lambda v: v <= 1.0, "%.2fx")
+    check("WebSocket echo, 100 connections, 1 KiB: messages/s >= 1.0x nginx+gunicorn (uvicorn workers)",
+          ratio(data, "websocket-echo", "rps"), lambda v: v >= 1.0, "%.2fx")
     check("ASP.NET Core hello: req/s >= 0.5x bare Kestrel", ratio(data, "aspnet-hello", "rps"), lambda v: v >= 0.5,
           "%.2fx")
     check("Flask, 5 workers: PSS <= 1.5x nginx+gunicorn", ratio(data, "flask-hello", "pss_kib"), lambda v: v <= 1.5,

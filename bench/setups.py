@@ -128,7 +128,7 @@ class Nginx(Setup):
 class NginxGunicorn(Nginx):
     name = "nginx+gunicorn"
 
-    def __init__(self, app, workers, path="/", env=None, worker_class=None):
+    def __init__(self, app, workers, path="/", env=None, worker_class=None, websocket=False):
         super().__init__(path)
         if worker_class:
             self.name = "nginx+gunicorn (%s)" % worker_class.rsplit(".", 1)[-1]
@@ -136,10 +136,14 @@ class NginxGunicorn(Nginx):
         extra = ["-k", worker_class] if worker_class else []
         self.start(["/usr/bin/gunicorn", "-w", str(workers), "-b", "unix:" + sock, "--chdir", APPS, *extra, app],
                    "gunicorn.log", env)
+        # WebSockets through nginx, as its documentation configures them: Upgrade passed on, Connection from a map.
+        connection = "$connection_upgrade" if websocket else '""'
+        upgrade = " proxy_set_header Upgrade $http_upgrade;" if websocket else ""
         self.start_nginx("upstream app { server unix:%s; keepalive 32; }" % sock,
-                         'location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
+                         'location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection %s;%s'
                          ' proxy_set_header Host $host;'
-                         ' proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }')
+                         ' proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; }' % (connection, upgrade),
+                         "map $http_upgrade $connection_upgrade { default upgrade; '' ''; }" if websocket else "")
 
 
 class NginxStatic(Nginx):

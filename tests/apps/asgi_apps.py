@@ -133,6 +133,9 @@ class Asgi2:
         await send({"type": "http.response.body", "body": b"double callable"})
 
 
+_disconnects = 0
+
+
 async def probe(scope, receive, send):
     """A raw ASGI 3 app for what FastAPI hides: the scope as the worker builds it, a body read message by message, a
     file sent by path, and a handler that blocks the event loop (as a sync call in an async view does)."""
@@ -143,7 +146,20 @@ async def probe(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
         await send({"type": "http.response.pathsend", "path": scope["query_string"].decode()})
         return
-    if path == "/upload":
+    if path == "/out-of-order":
+        await send({"type": "http.response.body", "body": b"a body before its head"})
+        return
+    if path == "/until-disconnect":
+        global _disconnects
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"waiting\n", "more_body": True})
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        _disconnects += 1
+        return
+    if path == "/tasks":
+        payload = {"tasks": len(asyncio.all_tasks()), "disconnects": _disconnects}
+    elif path == "/upload":
         total = messages = 0
         while True:
             message = await receive()

@@ -352,16 +352,19 @@ internal static unsafe class AsgiCallbacks
         }
         try
         {
+            // A whole response with its length; the connection then closes (finish is told the app's one failed).
             response.Start("500 Internal Server Error"u8);
             response.AddHeader("Content-Type"u8, "text/plain"u8);
             response.AddHeader("Connection"u8, "close"u8);
-            response.Write(InternalErrorBody);
+            fixed (byte* body = InternalErrorBody)
+            {
+                response.WriteComplete([new Syscalls.IoVec { Base = body, Length = (nuint)InternalErrorBody.Length }]);
+            }
         }
         catch (ConnectionLostException)
         {
             // gone already
         }
-        response.Fail();
         return NewNone();
     });
 

@@ -134,7 +134,7 @@ public class AsgiTests
         await tcp.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
         var stream = tcp.GetStream();
         var ascii = System.Text.Encoding.ASCII;
-        await stream.WriteAsync(ascii.GetBytes("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n" + new string('a', 4096) + "\r\n"));
+        await stream.WriteAsync(ascii.GetBytes("POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n" + new string('a', 4096) + "\r\n"));
         // The upload is held open: the worker's one event loop must answer other requests meanwhile.
         for (var i = 0; i < 3; i++)
         {
@@ -170,6 +170,40 @@ public class AsgiTests
         Assert.NotEqual(HttpStatusCode.OK, (await blocked.WaitAsync(Deadline)).StatusCode);
         await Eventually.True(() => server.WorkerPids() is [var replacement] && replacement != worker, Deadline, "a new worker");
         Assert.Equal("/after", (await JsonAsync(await server.Client.GetAsync("/after"))).GetProperty("path").GetString());
+    }
+
+    [Fact]
+    public async Task DjangoSample_ThroughItsAsgiHandler()
+    {
+        await using var server = await GunicornServer.StartAsync(
+            ["--python", "/usr/bin/python3", "-w", "1", "-k", "asgi", "--chdir", RepoPaths.Combine("samples", "django"), "mysite.asgi"]);
+        Assert.Contains("Django on gunicorn-net", await server.Client.GetStringAsync("/"));
+        var posted = await server.Client.PostAsync("/form", new FormUrlEncodedContent([KeyValuePair.Create("name", "Ann")]));
+        Assert.Equal("Hello, Ann!", await posted.Content.ReadAsStringAsync());
+        Assert.Equal("async hello over ASGI", await server.Client.GetStringAsync("/async"));
+        Assert.Equal(HttpStatusCode.NotFound, (await server.Client.GetAsync("/missing")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ClientsThatLeave_AreHeardAsHttpDisconnect_AndLeaveNoTaskBehind()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "--response-buffering", "false", "asgi_apps:probe");
+        var before = (await JsonAsync(await server.Client.GetAsync("/tasks"))).GetProperty("tasks").GetInt32();
+        for (var i = 0; i < 20; i++)
+        {
+            using var client = new HttpClient { BaseAddress = server.BaseAddress };
+            using var response = await client.GetAsync("/until-disconnect", HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        // Each app awaited receive() with its response open; each client went away, so each heard http.disconnect.
+        await Eventually.True(async () => (await JsonAsync(await server.Client.GetAsync("/tasks"))) is var state
+            && state.GetProperty("disconnects").GetInt32() == 20 && state.GetProperty("tasks").GetInt32() == before, Deadline,
+            "20 disconnects heard and the tasks back to where they were");
+
+        var outOfOrder = await server.Client.GetAsync("/out-of-order");
+        Assert.Equal(HttpStatusCode.InternalServerError, outOfOrder.StatusCode);
+        await server.WaitForLogAsync("http.response.body before http.response.start", Deadline);
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/tasks")).StatusCode);
     }
 
     [Fact]
