@@ -29,7 +29,8 @@ public sealed partial class Arbiter
         _pending?.Number,
         _workers.OrderBy(w => w.Age).Select(w => new WorkerStatus(
             w.Pid, w.Generation.Number, w.Age, w.State.ToString().ToLowerInvariant(),
-            Math.Round(Stopwatch.GetElapsedTime(w.StartedAt).TotalSeconds, 1), w.RequestsServed, _front.InFlight(w.Key))).ToList(),
+            Math.Round(Stopwatch.GetElapsedTime(w.StartedAt).TotalSeconds, 1), w.RequestsServed, _front.InFlight(w.Key),
+            _front.WebSockets(w.Key))).ToList(),
         _lastExit,
         _lastReload,
         ShortOfWorkers(),

@@ -19,7 +19,8 @@ public sealed record WorkerStatus(
     string State,
     double UptimeSeconds,
     long RequestsServed,
-    int InFlight);
+    int InFlight,
+    int WebSockets = 0);
 
 /// <summary>A control command, answered on the arbiter loop.</summary>
 public sealed record ControlRequest(string Command, int? Argument, TaskCompletionSource<object> Reply) : ArbiterEvent;

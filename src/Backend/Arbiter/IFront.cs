@@ -12,6 +12,9 @@ public interface IFront
     /// <summary>Requests currently forwarded to the worker and not yet answered.</summary>
     int InFlight(string workerKey);
 
+    /// <summary>The worker's open WebSockets (upgraded connections), which <see cref="InFlight"/> counts too.</summary>
+    int WebSockets(string workerKey) => 0;
+
     /// <summary>The worker's oldest in-flight request, e.g. <c>GET /report (31.2 s)</c>, or null.</summary>
     string? DescribeInFlight(string workerKey);
 

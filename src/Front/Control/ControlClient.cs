@@ -93,10 +93,10 @@ public static class ControlClient
                 text.Append(shortage).Append('\n');
             }
         }
-        text.Append("PID      GEN  AGE  STATE      UPTIME  REQUESTS  IN-FLIGHT\n");
+        text.Append("PID      GEN  AGE  STATE      UPTIME  REQUESTS  IN-FLIGHT  WEBSOCKETS\n");
         foreach (var w in status.Workers)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{w.Pid,-8} {w.Generation,3}  {w.Age,3}  {w.State,-9} {w.UptimeSeconds,7:0.0}s {w.RequestsServed,9}  {w.InFlight,9}\n");
+            text.Append(CultureInfo.InvariantCulture, $"{w.Pid,-8} {w.Generation,3}  {w.Age,3}  {w.State,-9} {w.UptimeSeconds,7:0.0}s {w.RequestsServed,9}  {w.InFlight,9}  {w.WebSockets,10}\n");
         }
         if (command == "status")
         {

@@ -60,9 +60,10 @@ public sealed class ForwardingHandler(
         }
 
         // Slow clients must not hold workers: the body is read before a worker is chosen (unless the route streams).
-        // An HTTP/1.1 Upgrade (WebSocket) is never buffered either way: after 101 the connection is a duplex stream.
-        var upgrade = context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true;
-        if (upgrade && !_workersUpgrade && string.Equals(context.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase))
+        // An HTTP/1.1 Upgrade or HTTP/2 extended CONNECT (WebSocket) is never buffered either way: once accepted the
+        // connection (or stream) is duplex.
+        var upgrade = WebSocketRequests.IsDuplex(context);
+        if (upgrade && !_workersUpgrade && WebSocketRequests.IsWebSocket(context))
         {
             context.Response.StatusCode = StatusCodes.Status501NotImplemented;
             await context.Response.WriteAsync("WebSockets need an ASGI app (worker_class: asgi) or an ASP.NET Core app; this app is WSGI.\n");
@@ -240,7 +241,8 @@ public sealed class ForwardingHandler(
             return Attempt.Done;
         }
         resilience.Properties.Set(PreviousWorkerKey, slot);
-        var entry = inFlight.Add(slot.Key, context.Request.Method, context.Request.Path.Value ?? "/");
+        var entry = inFlight.Add(slot.Key, context.Request.Method, context.Request.Path.Value ?? "/",
+            webSocket: WebSocketRequests.IsDuplex(context));
         ForwarderError error;
         try
         {

@@ -7,10 +7,13 @@ namespace Gunicorn.Front.Forwarding;
 /// <summary>Requests forwarded to each worker and not yet answered: for draining, timeout logs and 504s.</summary>
 public sealed class InFlightRequests
 {
-    public sealed class Entry(string method, string path)
+    public sealed class Entry(string method, string path, bool webSocket)
     {
         public string Method { get; } = method;
         public string Path { get; } = path;
+
+        /// <summary>An upgraded connection (a WebSocket): in flight for as long as it stays open.</summary>
+        public bool WebSocket { get; } = webSocket;
         public long Started { get; } = Stopwatch.GetTimestamp();
         public volatile bool TimedOut;
     }
@@ -23,9 +26,9 @@ public sealed class InFlightRequests
     /// </summary>
     private readonly Lock _structure = new();
 
-    public Entry Add(string workerKey, string method, string path)
+    public Entry Add(string workerKey, string method, string path, bool webSocket = false)
     {
-        var entry = new Entry(method, path);
+        var entry = new Entry(method, path, webSocket);
         lock (_structure)
         {
             _byWorker.GetOrAdd(workerKey, static _ => new()).TryAdd(entry, 0);
@@ -42,6 +45,10 @@ public sealed class InFlightRequests
     }
 
     public int Count(string workerKey) => _byWorker.TryGetValue(workerKey, out var entries) ? entries.Count : 0;
+
+    /// <summary>The worker's open WebSockets (counted in <see cref="Count"/> too).</summary>
+    public int CountWebSockets(string workerKey) =>
+        _byWorker.TryGetValue(workerKey, out var entries) ? entries.Keys.Count(e => e.WebSocket) : 0;
 
     public string? DescribeOldest(string workerKey)
     {

@@ -209,6 +209,8 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 
     public int InFlight(string workerKey) => _routing.InFlight.Count(workerKey);
 
+    public int WebSockets(string workerKey) => _routing.InFlight.CountWebSockets(workerKey);
+
     public string? DescribeInFlight(string workerKey) => _routing.InFlight.DescribeOldest(workerKey);
 
     public void MarkTimedOut(string workerKey) => _routing.InFlight.MarkTimedOut(workerKey);

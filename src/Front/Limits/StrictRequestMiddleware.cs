@@ -6,7 +6,7 @@ namespace Gunicorn.Front.Limits;
 /// <summary>
 /// gunicorn's request rules that Kestrel does not enforce: per-line header size (431), Content-Length digits only,
 /// Transfer-Encoding exactly chunked (501 otherwise) and never in HTTP/1.0, one Content-Type at most, no CONNECT
-/// (405), conventional methods, control characters in values, and header names with '_' per header_map. A refused
+/// (405; HTTP/2's extended CONNECT, a WebSocket, passes), conventional methods, control characters in values, and header names with '_' per header_map. A refused
 /// request never reaches a worker.
 /// </summary>
 /// <param name="http2HeaderListSize">http2_max_header_list_size: an HTTP/2 request's decoded header block, as RFC 9113
@@ -38,7 +38,9 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
         {
             return (StatusCodes.Status431RequestHeaderFieldsTooLarge, $"The request's headers exceed http2_max_header_list_size ({http2HeaderListSize} bytes)");
         }
-        if (HttpMethods.IsConnect(request.Method))
+        // A tunnel to elsewhere is refused; HTTP/2's extended CONNECT (RFC 8441: a WebSocket on a stream) is not one.
+        if (HttpMethods.IsConnect(request.Method)
+            && request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
         {
             return (StatusCodes.Status405MethodNotAllowed, "CONNECT is not supported");
         }

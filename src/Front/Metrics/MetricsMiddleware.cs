@@ -24,7 +24,7 @@ public sealed class MetricsMiddleware(PrometheusMetrics metrics, IReadOnlyList<S
         context.Request.Body = reading;
         context.Response.Body = writing;
         context.Features.Set(writing); // the access log reads this count instead of wrapping the body a second time
-        var webSocketClosed = IsWebSocket(context) ? metrics.WebSocketOpened() : null;
+        var webSocketClosed = Gunicorn.Front.Forwarding.WebSocketRequests.IsWebSocket(context) ? metrics.WebSocketOpened() : null;
         try
         {
             await next(context);
@@ -38,10 +38,6 @@ public sealed class MetricsMiddleware(PrometheusMetrics metrics, IReadOnlyList<S
                 Stopwatch.GetElapsedTime(started), reading.Count, writing.Count, mark);
         }
     }
-
-    private static bool IsWebSocket(HttpContext context) =>
-        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>()?.IsUpgradableRequest == true
-        && string.Equals(context.Request.Headers.Upgrade, "websocket", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Requests the static handler answers (the path as it arrived: the handler's branch rewrites it).</summary>
     private bool IsUnderStatic(PathString path)

@@ -207,6 +207,51 @@ public class AsgiTests
     }
 
     [Fact]
+    public async Task CtlStatus_CountsEachWorkersOpenWebSockets()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "asgi_apps:app");
+        var uri = new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws");
+        var sockets = new List<System.Net.WebSockets.ClientWebSocket>();
+        for (var i = 0; i < 3; i++)
+        {
+            var socket = new System.Net.WebSockets.ClientWebSocket();
+            await socket.ConnectAsync(uri, CancellationToken.None);
+            sockets.Add(socket);
+        }
+        async Task<int> OpenWebSocketsAsync()
+        {
+            var result = await Binary.RunAsync(["ctl", "status", "--json"], server.WorkingDirectory);
+            Assert.True(result.ExitCode == 0, result.Stderr);
+            return JsonDocument.Parse(result.Stdout).RootElement.GetProperty("workers")[0].GetProperty("webSockets").GetInt32();
+        }
+        Assert.Equal(3, await OpenWebSocketsAsync());
+        Assert.Contains("WEBSOCKETS", (await Binary.RunAsync(["ctl", "status"], server.WorkingDirectory)).Stdout);
+        foreach (var socket in sockets)
+        {
+            await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+            socket.Dispose();
+        }
+        await Eventually.True(async () => await OpenWebSocketsAsync() == 0, Deadline, "no open WebSocket once they closed");
+    }
+
+    [Fact]
+    public async Task WebSocketOverHttp2_ExtendedConnect_ReachesTheWorker()
+    {
+        // RFC 8441: the client opens the WebSocket as a stream of an HTTP/2 connection (here h2c, prior knowledge).
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "--http-protocols", "h2", "asgi_apps:app");
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.BaseAddress.Port}/ws"), invoker, CancellationToken.None);
+        await socket.SendAsync("over h2"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        var buffer = new byte[256];
+        var reply = await socket.ReceiveAsync(buffer, CancellationToken.None);
+        Assert.Equal("echo: over h2", System.Text.Encoding.UTF8.GetString(buffer, 0, reply.Count));
+        await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+    }
+
+    [Fact]
     public async Task LifespanShutdown_RunsOnAGracefulStop()
     {
         var mark = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-asgi-shutdown-").FullName, "shutdown.txt");
