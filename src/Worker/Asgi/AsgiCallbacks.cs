@@ -91,7 +91,7 @@ internal static unsafe class AsgiCallbacks
 
     /// <summary>accept(listener) -> [fd, ...] of the connections waiting; None when the worker must pause accepting.</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Accept(nint self, nint listener) => Guard(() =>
+    private static nint Accept(nint self, nint listener) => Guard(listener, static listener =>
     {
         var listenerFd = (int)CPython.PyLong_AsLongLong(listener);
         using var accepted = PythonRuntime.Check(CPython.PyList_New(0));
@@ -120,7 +120,7 @@ internal static unsafe class AsgiCallbacks
     /// False when the connection is done (closed by the front between requests, or a bad request answered 400).
     /// </summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Request(nint self, nint fd) => Guard(() =>
+    private static nint Request(nint self, nint fd) => Guard(fd, static fd =>
     {
         var connection = Find(fd);
         try
@@ -161,7 +161,7 @@ internal static unsafe class AsgiCallbacks
     /// socket is readable); False when the front went away. A malformed body raises OSError.
     /// </summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Read(nint self, nint fd) => Guard(() =>
+    private static nint Read(nint self, nint fd) => Guard(fd, static fd =>
     {
         try
         {
@@ -237,11 +237,11 @@ internal static unsafe class AsgiCallbacks
 
     /// <summary>peer_closed(fd) -> whether the front has closed the connection (its client went away).</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint PeerClosed(nint self, nint fd) => Guard(() => NewBool(Syscalls.PeerClosed(Find(fd).Fd)));
+    private static nint PeerClosed(nint self, nint fd) => Guard(fd, static fd => NewBool(Syscalls.PeerClosed(Find(fd).Fd)));
 
     /// <summary>start(fd, status, headers): http.response.start; the head goes out with the first body bytes.</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Start(nint self, nint args) => Guard(() =>
+    private static nint Start(nint self, nint args) => Guard(args, static args =>
     {
         var response = Find(CPython.PyTuple_GetItem(args, 0)).Response;
         var status = CPython.PyLong_AsLongLong(CPython.PyTuple_GetItem(args, 1));
@@ -286,7 +286,7 @@ internal static unsafe class AsgiCallbacks
 
     /// <summary>write(fd, body, more_body): http.response.body, sent now (a whole body in one send, with its length).</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Write(nint self, nint args) => Guard(() =>
+    private static nint Write(nint self, nint args) => Guard(args, static args =>
     {
         var response = Find(CPython.PyTuple_GetItem(args, 0)).Response;
         var data = CPython.PyTuple_GetItem(args, 1);
@@ -321,7 +321,7 @@ internal static unsafe class AsgiCallbacks
 
     /// <summary>sendfile(fd, file_fd, size): http.response.pathsend, the file sent by the kernel (zero copy).</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint SendFile(nint self, nint args) => Guard(() =>
+    private static nint SendFile(nint self, nint args) => Guard(args, static args =>
     {
         var response = Find(CPython.PyTuple_GetItem(args, 0)).Response;
         var fileFd = (int)CPython.PyLong_AsLongLong(CPython.PyTuple_GetItem(args, 1));
@@ -339,7 +339,7 @@ internal static unsafe class AsgiCallbacks
 
     /// <summary>fail(fd, traceback): the app failed; 500 when nothing was sent yet, otherwise the response is cut.</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Fail(nint self, nint args) => Guard(() =>
+    private static nint Fail(nint self, nint args) => Guard(args, static args =>
     {
         var connection = Find(CPython.PyTuple_GetItem(args, 0));
         var detail = PythonRuntime.Text(CPython.PyTuple_GetItem(args, 1));
@@ -373,7 +373,7 @@ internal static unsafe class AsgiCallbacks
     /// for an incomplete one, which must not pass for whole), drains a small unread body, counts the request.
     /// </summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Finish(nint self, nint args) => Guard(() =>
+    private static nint Finish(nint self, nint args) => Guard(args, static args =>
     {
         var connection = Find(CPython.PyTuple_GetItem(args, 0));
         var complete = CPython.PyObject_IsTrue(CPython.PyTuple_GetItem(args, 1)) == 1;
@@ -400,7 +400,7 @@ internal static unsafe class AsgiCallbacks
 
     /// <summary>close(fd): the connection is done.</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Close(nint self, nint fd) => Guard(() =>
+    private static nint Close(nint self, nint fd) => Guard(fd, static fd =>
     {
         if (Connections.Remove((int)CPython.PyLong_AsLongLong(fd), out var connection))
         {
@@ -411,7 +411,7 @@ internal static unsafe class AsgiCallbacks
 
     /// <summary>detach(fd) -> fd: the connection becomes a WebSocket's, whose session owns the descriptor from now on.</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Detach(nint self, nint fd) => Guard(() =>
+    private static nint Detach(nint self, nint fd) => Guard(fd, static fd =>
     {
         var connection = Find(fd);
         Connections.Remove(connection.Fd);
@@ -467,12 +467,12 @@ internal static unsafe class AsgiCallbacks
         return result;
     }
 
-    /// <summary>Runs a callback's body; an exception becomes a Python RuntimeError raised in the caller.</summary>
-    private static nint Guard(Func<nint> body)
+    /// <summary>Runs a callback's body (a static lambda: nothing allocated per call); an exception becomes a Python RuntimeError raised in the caller.</summary>
+    private static nint Guard(nint argument, Func<nint, nint> body)
     {
         try
         {
-            return body();
+            return body(argument);
         }
         catch (Exception e)
         {

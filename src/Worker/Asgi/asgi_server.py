@@ -333,6 +333,9 @@ class Server:
             if self.post_request:
                 headers = [(bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in exchange.headers]
                 self.post_request(environ, "%d" % exchange.status, headers, exchange.sent)
+            # The exchange and its task refer to each other: without this, every request would leave a cycle for
+            # Python's collector, which frees long-lived garbage rarely (a worker grew by 16 MiB under load).
+            exchange.task = None
             self.task_done()
 
     # WebSockets ------------------------------------------------------------------------------------------------

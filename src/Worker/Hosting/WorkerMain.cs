@@ -102,6 +102,8 @@ internal static class WorkerMain
             ErrorLog.Error($"Worker (pid:{Environment.ProcessId}) stopped serving: {server.Completion.Exception?.InnerException}");
         }
         ErrorLog.Info($"Worker exiting (pid: {Environment.ProcessId})");
+        // The serving paths are meant to allocate nothing per request (a worker's memory is the app's): this shows it.
+        ErrorLog.Debug($"Worker (pid:{Environment.ProcessId}) allocated {GC.GetTotalAllocatedBytes()} managed bytes in its life, {GC.CollectionCount(0)} collections");
         hooks.Run("worker_exit", info.Hooks.WorkerExit);
         app.Shutdown();
         return server.Completion.IsFaulted ? 1 : 0;

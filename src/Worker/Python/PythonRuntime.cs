@@ -132,13 +132,13 @@ internal static unsafe class PythonRuntime
         }
     }
 
-    /// <summary>A tuple that takes over the given references.</summary>
-    public static PyRef Tuple(params PyRef[] items)
+    /// <summary>A tuple that takes over the given references (a span: no array is allocated per call).</summary>
+    public static PyRef Tuple(params ReadOnlySpan<PyRef> items)
     {
         var tuple = Check(CPython.PyTuple_New(items.Length));
         for (var i = 0; i < items.Length; i++)
         {
-            CPython.PyTuple_SetItem(tuple.Handle, i, items[i].Steal());
+            CPython.PyTuple_SetItem(tuple.Handle, i, items[i].Handle);
         }
         return tuple;
     }

@@ -156,14 +156,23 @@ internal sealed class WorkerServer : IWorkerServer
 
     private void Dispatch(Http1Connection connection)
     {
-        if (!_threaded)
+        if (_threaded)
         {
-            if (Serve(connection))
-            {
-                _idle.Add(connection);
-            }
-            return;
+            Hand(connection);
         }
+        else if (Serve(connection))
+        {
+            _idle.Add(connection);
+        }
+    }
+
+    /// <summary>
+    /// gthread: the connection goes to a serving thread. A method of its own because its closure would otherwise be
+    /// allocated on every call of <see cref="Dispatch"/>, sync requests included (C# allocates it where the captured
+    /// parameter comes into scope).
+    /// </summary>
+    private void Hand(Http1Connection connection)
+    {
         Interlocked.Increment(ref _busy);
         _threads.Post(() =>
         {
