@@ -72,8 +72,33 @@ public sealed partial class Arbiter
     /// <summary>Graceful: the front stops accepting and finishes in-flight requests, then the workers stop.</summary>
     private async Task StopGracefullyAsync()
     {
-        await _front.StopAsync(TimeSpan.FromSeconds(Config.Pool.GracefulTimeoutSeconds));
+        var frontStopped = _front.StopAsync(TimeSpan.FromSeconds(Config.Pool.GracefulTimeoutSeconds));
+        await LetWebSocketsGoAwayAsync(frontStopped);
+        await frontStopped;
         _exitCode = 0;
+    }
+
+    /// <summary>
+    /// Open WebSockets would hold the front's stop until graceful_timeout, and then be cut without a close frame. Once
+    /// every other request (in flight or queued) is answered, the workers holding WebSockets are stopped (TERM): each
+    /// closes its WebSockets with 1001 (going away), so their clients reconnect elsewhere, and the stop goes on.
+    /// </summary>
+    private async Task LetWebSocketsGoAwayAsync(Task frontStopped)
+    {
+        while (!frontStopped.IsCompleted)
+        {
+            var holding = _workers.Where(w => !w.ExitRequested && _front.WebSockets(w.Key) > 0).ToList();
+            if (holding.Count > 0 && _front.QueuedRequests == 0 && _workers.All(w => _front.InFlight(w.Key) == _front.WebSockets(w.Key)))
+            {
+                foreach (var worker in holding)
+                {
+                    ErrorLog.Info($"Worker (pid:{worker.Pid}) holds {_front.WebSockets(worker.Key)} open WebSocket(s) and nothing else: stopping it, so they close with 1001 (going away)");
+                    worker.ExitRequested = true;
+                    worker.Process.Signal(Posix.SIGTERM);
+                }
+            }
+            await Task.WhenAny(frontStopped, Task.Delay(50));
+        }
     }
 
     /// <summary>TTIN/TTOU and <c>ctl scale</c>: the pool size, for the serving generation and a reload's too.</summary>

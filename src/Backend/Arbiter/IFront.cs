@@ -15,6 +15,9 @@ public interface IFront
     /// <summary>The worker's open WebSockets (upgraded connections), which <see cref="InFlight"/> counts too.</summary>
     int WebSockets(string workerKey) => 0;
 
+    /// <summary>Requests waiting in the front's queue for a worker to be free.</summary>
+    int QueuedRequests => 0;
+
     /// <summary>The worker's oldest in-flight request, e.g. <c>GET /report (31.2 s)</c>, or null.</summary>
     string? DescribeInFlight(string workerKey);
 

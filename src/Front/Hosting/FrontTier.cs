@@ -211,6 +211,8 @@ public sealed class FrontTier : IFront, IAsyncDisposable
 
     public int WebSockets(string workerKey) => _routing.InFlight.CountWebSockets(workerKey);
 
+    public int QueuedRequests => _routing.Dispatcher.Queued;
+
     public string? DescribeInFlight(string workerKey) => _routing.InFlight.DescribeOldest(workerKey);
 
     public void MarkTimedOut(string workerKey) => _routing.InFlight.MarkTimedOut(workerKey);

@@ -4,9 +4,10 @@ namespace Gunicorn.Front.Listeners;
 
 /// <summary>
 /// Follows an HTTP/1.1 request stream byte by byte (heads line by line, bodies skipped by Content-Length or chunk
-/// sizes) to find the one rule Kestrel cannot enforce after parsing: a Content-Length value must be digits only.
-/// Kestrel reads <c>+3</c> as 3 and <c>-0</c> as 0 before any middleware sees the raw value; gunicorn and the
-/// issue's strict rules refuse both. Anything this scanner does not understand (upgrades, CONNECT, HTTP/2's preface,
+/// sizes) to find the rules Kestrel cannot enforce after parsing: a Content-Length value must be digits only
+/// (Kestrel reads <c>+3</c> as 3 and <c>-0</c> as 0 before any middleware sees the raw value; gunicorn and the
+/// issue's strict rules refuse both), and the asterisk form belongs to OPTIONS (<c>GET *</c> is a 400, where
+/// Kestrel answers 405). Anything this scanner does not understand (upgrades, CONNECT, HTTP/2's preface,
 /// malformed chunks) ends its watch: Kestrel's own parser refuses what is truly malformed.
 /// </summary>
 public sealed class Http1HeadScanner
@@ -163,6 +164,14 @@ public sealed class Http1HeadScanner
                 _state = State.Stopped; // HTTP/2 with prior knowledge: not ours to follow
             }
             _opaqueAfterHead = kept.StartsWith("CONNECT "u8);
+            if (IsAsteriskFormMisused(kept))
+            {
+                // RFC 9112 3.2.4: the asterisk form is only for a server-wide OPTIONS. Kestrel would answer 405 (as if
+                // the method were the fault); gunicorn answers 400, as for any malformed request line.
+                ViolationAt = _headStart;
+                Violation = "The request target '*' is only valid with OPTIONS (RFC 9112 section 3.2.4)";
+                _state = State.Stopped;
+            }
             return;
         }
         if (kept.IsEmpty && !overflowed)
@@ -171,6 +180,12 @@ public sealed class Http1HeadScanner
             return;
         }
         HeaderLine(kept, overflowed);
+    }
+
+    private static bool IsAsteriskFormMisused(ReadOnlySpan<byte> requestLine)
+    {
+        var space = requestLine.IndexOf((byte)' ');
+        return space > 0 && requestLine[(space + 1)..].StartsWith("* "u8) && !requestLine[..space].SequenceEqual("OPTIONS"u8);
     }
 
     private void HeaderLine(ReadOnlySpan<byte> line, bool overflowed)

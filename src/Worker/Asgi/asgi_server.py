@@ -139,31 +139,34 @@ class _Exchange:
         if self.client_gone:
             raise OSError("the client disconnected")
         kind = message["type"]
-        try:
-            if kind == "http.response.start" and not self.started:
-                native_start(self.fd, message["status"], message.get("headers", ()))
-                self.started = True
-                self.status, self.headers = message["status"], message.get("headers", ())
-            elif kind == "http.response.body" and self.started and not self.complete:
-                more = message.get("more_body", False)
-                body = message.get("body", b"")
-                native_write(self.fd, body, more)
-                self.sent += len(body)
-                if not more:
-                    self.complete = True
-                    self.server.release(self, True)
-            elif kind == "http.response.pathsend" and self.started and not self.complete:
-                with open(message["path"], "rb") as file:
-                    native_sendfile(self.fd, file.fileno(), os.fstat(file.fileno()).st_size)
+        if kind == "http.response.start" and not self.started:
+            self._io(native_start, message["status"], message.get("headers", ()))
+            self.started = True
+            self.status, self.headers = message["status"], message.get("headers", ())
+        elif kind == "http.response.body" and self.started and not self.complete:
+            more = message.get("more_body", False)
+            body = message.get("body", b"")
+            self._io(native_write, body, more)
+            self.sent += len(body)
+            if not more:
                 self.complete = True
                 self.server.release(self, True)
-            elif kind == "http.response.start":
-                raise RuntimeError("http.response.start sent twice")
-            elif kind in ("http.response.body", "http.response.pathsend") and not self.started:
-                raise RuntimeError("%s before http.response.start" % kind)
+        elif kind == "http.response.pathsend" and self.started and not self.complete:
+            with open(message["path"], "rb") as file:  # a file that cannot be opened is the app's error: a 500
+                self._io(native_sendfile, file.fileno(), os.fstat(file.fileno()).st_size)
+            self.complete = True
+            self.server.release(self, True)
+        elif kind == "http.response.start":
+            raise RuntimeError("http.response.start sent twice")
+        elif kind in ("http.response.body", "http.response.pathsend") and not self.started:
+            raise RuntimeError("%s before http.response.start" % kind)
+
+    def _io(self, call, *args):
+        """A write to the connection; OSError from it means the front went away (gunicorn's "Ignoring EPIPE")."""
+        try:
+            call(self.fd, *args)
         except OSError:
             if not self.released:
-                # The front went away while the response was written: as gunicorn's "Ignoring EPIPE".
                 self.client_gone = True
                 self.server.release(self, False)
             raise

@@ -39,6 +39,8 @@ MAX_MESSAGE = 16 * 1024 * 1024
 PING_INTERVAL = 20.0
 PING_TIMEOUT = 20.0
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# Bytes a session may have buffered for a slow client before its sends wait (asyncio's own default high-water mark).
+_HIGH_WATER = 64 * 1024
 
 
 class WebSocketSession:
@@ -155,19 +157,21 @@ class WebSocketSession:
             await self._close_with(1001)
 
     async def _frame(self, opcode, payload):
-        async with self._write_lock:  # the app's sends, pongs and pings must not interleave their drains
-            await self._write_frame(opcode, payload)
-
-    async def _write_frame(self, opcode, payload):
+        """One frame, in one write (so frames never interleave); the sender waits only when the client reads slower
+        than it is written to (more than _HIGH_WATER buffered), not after every frame."""
+        if self.writer.transport.is_closing():
+            raise ConnectionResetError("the WebSocket connection is closed")
         length = len(payload)
         if length < 126:
-            head = bytes([0x80 | opcode, length])
+            head = bytes((0x80 | opcode, length))
         elif length < 65536:
-            head = bytes([0x80 | opcode, 126]) + length.to_bytes(2, "big")
+            head = bytes((0x80 | opcode, 126)) + length.to_bytes(2, "big")
         else:
-            head = bytes([0x80 | opcode, 127]) + length.to_bytes(8, "big")
+            head = bytes((0x80 | opcode, 127)) + length.to_bytes(8, "big")
         self.writer.write(head + payload)
-        await self.writer.drain()
+        if self.writer.transport.get_write_buffer_size() > _HIGH_WATER:
+            async with self._write_lock:  # the app's sends, pongs and pings wait for the same drain
+                await self.writer.drain()
 
     async def _read(self, reader):
         """Frames from the client (masked), reassembled into messages for receive(); pings answered."""
@@ -190,8 +194,8 @@ class WebSocketSession:
                 if length > MAX_MESSAGE:
                     await self._close_with(1009)
                     return
-                mask = await reader.readexactly(4) if second & 0x80 else None
-                payload = await reader.readexactly(length)
+                rest = await reader.readexactly(4 + length)  # the mask (every client frame has one) and the payload
+                mask, payload = rest[:4], rest[4:]
                 if mask:
                     payload = (int.from_bytes(payload, "big") ^ int.from_bytes((mask * (length // 4 + 1))[:length], "big")).to_bytes(length, "big")
                 if opcode == 0x8:

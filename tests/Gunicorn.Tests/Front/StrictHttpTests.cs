@@ -34,6 +34,7 @@ public class StrictHttpTests(StrictHttpTests.Server fixture) : IClassFixture<Str
         { "one header line over limit_request_field_size", $"GET / HTTP/1.1\r\nHost: x\r\nX-Big: {new string('b', 200)}\r\n\r\n", 431 },
         { "body over client_max_body_size", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + new string('c', 2000), 413 },
         { "CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405 },
+        { "asterisk form with a method other than OPTIONS", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400 },
         { "Transfer-Encoding other than chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501 },
         { "Content-Length listed twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400 },
         { "Content-Length with Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400 },
