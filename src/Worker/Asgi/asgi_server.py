@@ -183,11 +183,12 @@ class _SessionDone:
 
 
 class Server:
-    def __init__(self, app, loop_kind, lifespan, grace, hooks):
+    def __init__(self, app, loop_kind, lifespan, grace, hooks, graceful_timeout):
         self.app = _asgi3(app)
         self.loop = _new_loop(loop_kind)
         asyncio.set_event_loop(self.loop)
         self.grace = grace
+        self.graceful_timeout = graceful_timeout
         self.pre_request, self.post_request = hooks
         self.state = {}
         self.sessions = set()
@@ -428,9 +429,10 @@ class Server:
             await self._lifespan_done
 
         try:
-            self._on_loop(shutdown(), 30)
+            self._on_loop(shutdown(), self.graceful_timeout)
         except BaseException as error:
-            print("ASGI lifespan shutdown did not complete: %r" % (error,), file=sys.stderr)
+            print("ASGI lifespan shutdown did not complete within graceful_timeout (%g s): %r" % (self.graceful_timeout, error),
+                  file=sys.stderr)
 
 
 def _hook_environ(scope):
@@ -444,9 +446,10 @@ def _hook_environ(scope):
     return environ
 
 
-def load(app, loop_kind, lifespan, grace, websocket_limits, pre_request, post_request):
+def load(app, loop_kind, lifespan, grace, websocket_limits, pre_request, post_request, graceful_timeout):
     """The server for the ASGI app `app` (already imported by the runner); the worker calls serve(listener). The
-    hooks are the runner's pre_request and post_request when the config names them, else None."""
+    hooks are the runner's pre_request and post_request when the config names them, else None; graceful_timeout
+    bounds the lifespan's shutdown."""
     max_message, ping_interval, ping_timeout = websocket_limits.split()
     configure(int(max_message), float(ping_interval), float(ping_timeout))
-    return Server(app, loop_kind, lifespan, float(grace), (pre_request, post_request))
+    return Server(app, loop_kind, lifespan, float(grace), (pre_request, post_request), float(graceful_timeout))

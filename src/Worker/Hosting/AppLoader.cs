@@ -55,7 +55,7 @@ internal static class AppLoader
         try
         {
             var wsgi = threads.RunAsync(() => WsgiApplication.Load(info.App, threadCount, threaded, info.Sendfile,
-                info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid), info.ForwarderHeaders ?? [], info.Asgi)).GetAwaiter().GetResult();
+                info.Hooks.PythonTargets(), (Environment.ProcessId, info.Age, info.MasterPid), info.ForwarderHeaders ?? [], info.Asgi, info.GracefulTimeoutSeconds)).GetAwaiter().GetResult();
             hooks.PythonHook = wsgi.RunHook;
             ErrorLog.Debug($"Loaded WSGI app {info.App} with Python {python.Version} ({python.Library})");
             return (new LoadedApp(wsgi, threads, wsgi.Shutdown, wsgi.Stopping, wsgi.AsgiServer), 0);

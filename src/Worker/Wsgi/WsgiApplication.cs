@@ -52,7 +52,7 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     /// </summary>
     public static WsgiApplication Load(string target, int threads, bool multithread, bool sendfile,
         IReadOnlyDictionary<string, string> hooks, (int Pid, int Age, int MasterPid) worker, IReadOnlyList<string> forwarderHeaders,
-        AsgiOptions? asgi = null)
+        AsgiOptions? asgi = null, double gracefulTimeoutSeconds = 30)
     {
         using var runner = PythonRuntime.ExecModule("gunicorn_net_wsgi_runner", ReadRunner());
         WsgiCallbacks.Install(threads, runner.Handle);
@@ -71,7 +71,7 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
         using var load = PythonRuntime.GetAttr(runner.Handle, "load");
         using var loadArgs = PythonRuntime.Tuple(PythonRuntime.Str(target));
         var app = PythonRuntime.Check(CPython.PyObject_Call(load.Handle, loadArgs.Handle, 0)).Steal();
-        var asgiServer = asgi is null ? 0 : LoadAsgiServer(app, runner.Handle, asgi, hooks, forwarderHeaders);
+        var asgiServer = asgi is null ? 0 : LoadAsgiServer(app, runner.Handle, asgi, hooks, forwarderHeaders, gracefulTimeoutSeconds);
         return new WsgiApplication(asgiServer != 0 ? asgiServer : app, runner.Steal(), multithread, sendfile, hooks, forwarderHeaders, asgi is not null);
     }
 
@@ -79,8 +79,9 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     /// An ASGI app's server (asgi_server.py) over the app the runner imported: its event loop is created and the
     /// lifespan's startup runs here, on the thread that will run the loop.
     /// </summary>
+    /// <param name="gracefulTimeoutSeconds">graceful_timeout: the bound on the lifespan's shutdown at exit.</param>
     private static nint LoadAsgiServer(nint app, nint runner, AsgiOptions asgi, IReadOnlyDictionary<string, string> hooks,
-        IReadOnlyList<string> forwarderHeaders)
+        IReadOnlyList<string> forwarderHeaders, double gracefulTimeoutSeconds)
     {
         using var owned = new PyRef(app);
         using var websocket = PythonRuntime.ExecModule("gunicorn_net_asgi_websocket", ReadResource("asgi_websocket.py"));
@@ -92,7 +93,8 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
             PythonRuntime.Str(asgi.DisconnectGraceSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             PythonRuntime.Str(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"{asgi.WebSocketMaxMessage} {asgi.WebSocketPingInterval} {asgi.WebSocketPingTimeout}")),
-            Hook("pre_request"), Hook("post_request"));
+            Hook("pre_request"), Hook("post_request"),
+            PythonRuntime.Str(gracefulTimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return PythonRuntime.Check(CPython.PyObject_Call(load.Handle, args.Handle, 0)).Steal();
     }
 
