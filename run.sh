@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bin=artifacts/gunicorn-net/gunicorn-net
-if [ ! -x "$bin" ] || [ -n "$(find src config samples/static Directory.*.props -newer "$bin" -type f -print -quit)" ]; then
+# Sources only: build outputs (obj/, bin/) are written after the binary and must not force a publish every time.
+if [ ! -x "$bin" ] || [ -n "$(find src config samples/static Directory.*.props \( -name obj -o -name bin \) -prune -o -newer "$bin" -type f -print -quit)" ]; then
   scripts/publish.sh >&2
 fi
 exec "$bin" "$@"

@@ -19,6 +19,14 @@ ASPNET_APP = os.path.join(ROOT, "out", "sample-aspnet", "SampleApp.dll")
 QUIET_ASPNET = {"Logging__LogLevel__Default": "Warning", "ASPNETCORE_ENVIRONMENT": "Production"}
 
 
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 class Setup:
     name = "setup"
     headers = ()  # request headers wrk sends, e.g. Accept-Encoding for the compression scenarios
@@ -42,6 +50,8 @@ class Setup:
         return []
 
     def stop(self):
+        # The whole tree: a worker that outlives its master (uvicorn's, holding WebSockets) must not stay behind.
+        started = {pid: _cmdline(pid) for proc in self.processes for pid in tree(proc.pid)}
         for proc in reversed(self.processes):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -49,6 +59,12 @@ class Setup:
                     proc.wait(15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        for pid, cmdline in started.items():
+            if cmdline and _cmdline(pid) == cmdline:  # still ours, not a reused pid
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
