@@ -134,6 +134,7 @@ class Asgi2:
 
 
 _disconnects = 0
+_uploads = 0
 
 
 async def probe(scope, receive, send):
@@ -149,8 +150,8 @@ async def probe(scope, receive, send):
     if path == "/out-of-order":
         await send({"type": "http.response.body", "body": b"a body before its head"})
         return
+    global _disconnects, _uploads
     if path == "/until-disconnect":
-        global _disconnects
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"waiting\n", "more_body": True})
         while (await receive())["type"] != "http.disconnect":
@@ -158,11 +159,15 @@ async def probe(scope, receive, send):
         _disconnects += 1
         return
     if path == "/tasks":
-        payload = {"tasks": len(asyncio.all_tasks()), "disconnects": _disconnects}
+        payload = {"tasks": len(asyncio.all_tasks()), "disconnects": _disconnects, "uploads": _uploads}
     elif path == "/upload":
+        _uploads += 1
         total = messages = 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                _disconnects += 1
+                return
             total += len(message.get("body", b""))
             messages += 1
             if not message.get("more_body"):

@@ -147,12 +147,32 @@ internal static unsafe class AsgiCallbacks
         var request = connection.Request;
         var websocket = AsgiScope.IsWebSocket(request);
         connection.Response.Begin(request, keepAlive: !_stopping);
+        PyRef body;
+        try
+        {
+            // What of the body came with the head (no receive, but a partial chunk line may try one).
+            body = websocket ? PythonRuntime.Tuple(new PyRef(PythonRuntime.Bytes([])), PyRef.Borrowed(CPython.False)) : ReadBody(connection, bufferedOnly: true);
+        }
+        catch (BodyCutShortException)
+        {
+            return NewBool(false);
+        }
+        catch (BadRequestException e)
+        {
+            ErrorLog.Warning($"Invalid request body on the worker socket, answered 400: {e.Message}");
+            TrySend(connection, BadRequest);
+            return NewBool(false);
+        }
+        catch (ConnectionLostException)
+        {
+            return NewBool(false);
+        }
+        using var owned = body;
         using var scope = _scope!.Build(request, websocket);
-        using var body = websocket ? PythonRuntime.Tuple(new PyRef(PythonRuntime.Bytes([])), PyRef.Borrowed(CPython.False)) : ReadBody(connection, bufferedOnly: true);
         var result = PythonRuntime.Check(CPython.PyTuple_New(3));
         CPython.PyTuple_SetItem(result.Handle, 0, PyRef.Borrowed(scope.Handle).Steal());
-        CPython.PyTuple_SetItem(result.Handle, 1, PyRef.Borrowed(CPython.PyTuple_GetItem(body.Handle, 0)).Steal());
-        CPython.PyTuple_SetItem(result.Handle, 2, PyRef.Borrowed(CPython.PyTuple_GetItem(body.Handle, 1)).Steal());
+        CPython.PyTuple_SetItem(result.Handle, 1, PyRef.Borrowed(CPython.PyTuple_GetItem(owned.Handle, 0)).Steal());
+        CPython.PyTuple_SetItem(result.Handle, 2, PyRef.Borrowed(CPython.PyTuple_GetItem(owned.Handle, 1)).Steal());
         return result.Steal();
     });
 
@@ -175,7 +195,7 @@ internal static unsafe class AsgiCallbacks
         {
             return NewBool(false);
         }
-        catch (BadRequestException e) when (e.Message.Contains("connection closed", StringComparison.Ordinal))
+        catch (BodyCutShortException)
         {
             return NewBool(false);
         }

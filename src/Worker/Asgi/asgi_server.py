@@ -97,20 +97,20 @@ class _Exchange:
             if got is not None:
                 body, self.more = got
                 return {"type": "http.request", "body": body, "more_body": self.more}
-            self.body_waiter = self.server.loop.create_future()
+            # One waiter shared by every receive() that waits (Starlette may call receive() from two tasks and cancel
+            # one): it is cleared only where it is resolved, and a cancelled receiver does not take it with it.
+            if self.body_waiter is None or self.body_waiter.done():
+                self.body_waiter = self.server.loop.create_future()
+            waiter = self.body_waiter
             self.server.watch(self)
-            try:
-                await self.body_waiter
-            finally:
-                self.body_waiter = None
+            await asyncio.shield(waiter)
             if self.released:
                 return None
 
     def readable(self):
         """The connection is readable while this request runs: body bytes the app waits for, or the front leaving."""
         if self.body_waiter is not None:
-            if not self.body_waiter.done():
-                self.body_waiter.set_result(None)
+            self._resolve_waiter()
             return
         if not self.more and native_peer_closed(self.fd):
             self.disconnected()
@@ -132,8 +132,12 @@ class _Exchange:
     def _wake(self):
         if self.ended is not None:
             self.ended.set()
-        if self.body_waiter is not None and not self.body_waiter.done():
-            self.body_waiter.set_result(None)
+        self._resolve_waiter()
+
+    def _resolve_waiter(self):
+        waiter, self.body_waiter = self.body_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def send(self, message):
         if self.client_gone:
@@ -233,12 +237,19 @@ class Server:
         if self.listener is not None:
             self.loop.remove_reader(self.listener)
         # A request the front had already sent on an idle connection is served; the other idle ones close.
-        for fd in list(self.connections):
-            if fd not in self.active:
-                self._readable(fd)
-                if fd not in self.active and fd in self.connections:
-                    self._forget(fd)
-        self._stop_when_idle()
+        try:
+            for fd in list(self.connections):
+                if fd not in self.active:
+                    try:
+                        self._readable(fd)
+                    finally:
+                        if fd not in self.active and fd in self.connections:
+                            self._forget(fd)
+            # WebSockets opened since the worker's stop began (its first 1001 pass) go away too.
+            for session in list(self.sessions):
+                self.loop.create_task(session.going_away())
+        finally:
+            self._stop_when_idle()
 
     def _stop_when_idle(self):
         if self.stopping and self.in_progress == 0:
@@ -346,6 +357,16 @@ class Server:
 
     def _websocket(self, fd, scope):
         """An upgrade: the session takes the connection and runs on the loop."""
+        if self.stopping:
+            # The worker is going away: the handshake is refused (503) and the client reconnects to one that stays.
+            try:
+                native_start(fd, 503, [(b"retry-after", b"1")])
+                native_write(fd, b"", False)
+                native_finish(fd, True)
+            except OSError:
+                pass
+            self._forget(fd)
+            return
         self.loop.remove_reader(fd)
         self.connections.discard(fd)
         fd = native_detach(fd)

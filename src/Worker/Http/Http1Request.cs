@@ -69,4 +69,7 @@ internal sealed class Http1Request
 }
 
 /// <summary>A request the worker cannot parse: answered with 400 and the connection closed.</summary>
-internal sealed class BadRequestException(string reason) : Exception(reason);
+internal class BadRequestException(string reason) : Exception(reason);
+
+/// <summary>The front closed the connection inside a request body: to an ASGI app, its client went away.</summary>
+internal sealed class BodyCutShortException(string reason) : BadRequestException(reason);

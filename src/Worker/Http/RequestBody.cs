@@ -63,7 +63,7 @@ internal sealed class RequestBody(Http1Connection connection)
             read = connection.ReceiveDirect(destination[..wanted]);
             if (read == 0)
             {
-                throw new BadRequestException("connection closed inside a request body");
+                throw new BodyCutShortException("connection closed inside a request body");
             }
         }
         else
@@ -215,9 +215,13 @@ internal sealed class RequestBody(Http1Connection connection)
         int length;
         while ((length = connection.Buffered.IndexOf("\r\n"u8)) < 0)
         {
-            if (connection.Buffered.Length > 64 * 1024 || !connection.Fill())
+            if (connection.Buffered.Length > 64 * 1024)
             {
-                throw new BadRequestException("incomplete chunked body");
+                throw new BadRequestException("chunk framing line longer than 64 KiB");
+            }
+            if (!connection.Fill())
+            {
+                throw new BodyCutShortException("connection closed inside a chunked body");
             }
         }
         var line = connection.Buffered[..length];

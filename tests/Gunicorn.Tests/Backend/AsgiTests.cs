@@ -138,6 +138,24 @@ public class AsgiTests
     }
 
     [Fact]
+    public async Task AClientThatAbortsAChunkedUpload_IsHeardAsHttpDisconnect_NotAnAppError()
+    {
+        await using var server = await StartAsync("-w", "1", "-k", "asgi", "--request-buffering", "false", "asgi_apps:probe");
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
+            await tcp.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n" + new string('a', 4096) + "\r\n"));
+            await Eventually.True(async () => (await JsonAsync(await server.Client.GetAsync("/tasks"))).GetProperty("uploads").GetInt32() == 1,
+                Deadline, "the upload to reach the app");
+        }
+        // The client hung up between chunks: the worker's next read finds the connection closed inside the body.
+        await Eventually.True(async () => (await JsonAsync(await server.Client.GetAsync("/tasks"))).GetProperty("disconnects").GetInt32() == 1,
+            Deadline, "the app to hear http.disconnect");
+        Assert.DoesNotContain("Error handling request /upload", server.Log);
+    }
+
+    [Fact]
     public async Task PathSend_SendsTheFileWhole_AndAMissingFileIsA500()
     {
         var file = Path.Combine(Directory.CreateTempSubdirectory("gunicorn-net-asgi-pathsend-").FullName, "data.bin");
