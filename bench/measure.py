@@ -158,6 +158,11 @@ def measure(setup, seconds, warmup):
     stop_counting = count_kernel_events(setup.front_pids())
     counted = wrk(setup.url, COUNT_SECONDS, headers=setup.headers)
     result.update(stop_counting(max(counted["requests"], 1)))
+    return with_memory_and_start(result, setup, startup, cold)
+
+
+def with_memory_and_start(result, setup, startup, cold):
+    """The master's and each worker's PSS, the time to the first 200 and the cold figure, added to a measured run."""
     if hasattr(setup, "master_pids"):
         result["master_pss_kib"] = memory_kib(setup.master_pids())[1]
         workers = setup.worker_pids()
@@ -192,13 +197,7 @@ def measure_websocket(setup, seconds, warmup):
     if setup.front_pids():
         result["front_cpu_us_per_request"] = (cpu_seconds(setup.front_pids()) - front_before) * 1e6 / messages
     result["rss_kib"], result["pss_kib"] = memory_kib(setup.pids())
-    if hasattr(setup, "master_pids"):
-        result["master_pss_kib"] = memory_kib(setup.master_pids())[1]
-        workers = setup.worker_pids()
-        result["worker_pss_kib"] = memory_kib(workers)[1] / max(len(workers), 1)
-    result["startup_s"] = startup
-    result["cold_rps"] = cold["rps"]
-    return result
+    return with_memory_and_start(result, setup, startup, cold)
 
 
 def reload_under_load(setup, reloads=5):

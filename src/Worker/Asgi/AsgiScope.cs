@@ -43,8 +43,7 @@ internal sealed unsafe class AsgiScope
     private readonly nint _http10 = PythonRuntime.Interned("1.0");
     private readonly nint _rootPathValue;
     private readonly string _rootPathText;
-    private readonly Dictionary<string, nint> _methods = new[] { "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS" }
-        .ToDictionary(m => m, PythonRuntime.Interned);
+    private readonly KnownMethods _methods = new();
 
     /// <summary>Lower-cased header names as bytes objects, made once per distinct name (up to 512 names).</summary>
     private readonly Dictionary<string, nint> _names = new(StringComparer.Ordinal);
@@ -75,18 +74,18 @@ internal sealed unsafe class AsgiScope
     {
         var scope = PythonRuntime.Check(CPython.PyDict_New());
         var d = scope.Handle;
-        SetBorrowed(d, _type, websocket ? _websocket : _http);
+        PyDicts.SetBorrowed(d, _type, websocket ? _websocket : _http);
         var asgi = PythonRuntime.Check(CPython.PyDict_New());
-        SetBorrowed(asgi.Handle, _version, _three);
-        SetBorrowed(asgi.Handle, _specVersion, _specVersionValue);
-        Set(d, _asgi, asgi.Steal());
-        SetBorrowed(d, _httpVersion, request.Http10 ? _http10 : _http11);
+        PyDicts.SetBorrowed(asgi.Handle, _version, _three);
+        PyDicts.SetBorrowed(asgi.Handle, _specVersion, _specVersionValue);
+        PyDicts.Set(d, _asgi, asgi.Steal());
+        PyDicts.SetBorrowed(d, _httpVersion, request.Http10 ? _http10 : _http11);
         if (!websocket)
         {
-            Set(d, _method, KnownMethod(request[request.Method]));
+            PyDicts.Set(d, _method, _methods.Str(request[request.Method]));
         }
         var https = Ascii.EqualsIgnoreCase(request.Header("X-Forwarded-Proto"u8), "https"u8);
-        SetBorrowed(d, _scheme, websocket ? https ? _wss : _ws : https ? _https : _http);
+        PyDicts.SetBorrowed(d, _scheme, websocket ? https ? _wss : _ws : https ? _https : _http);
 
         RequestTarget.Split(request[request.Target], out var rawPath, out var query);
         var path = rawPath;
@@ -115,12 +114,12 @@ internal sealed unsafe class AsgiScope
                 }
             }
         }
-        Set(d, _headers, headers.Steal());
+        PyDicts.Set(d, _headers, headers.Steal());
 
         // As gunicorn's SCRIPT_NAME: a forwarded mount point is the root path, the path below it is the app's.
         if (scriptName.IsEmpty)
         {
-            SetBorrowed(d, _rootPath, _rootPathValue);
+            PyDicts.SetBorrowed(d, _rootPath, _rootPathValue);
         }
         else
         {
@@ -128,31 +127,31 @@ internal sealed unsafe class AsgiScope
             {
                 path = path[scriptName.Length..];
             }
-            Set(d, _rootPath, PythonRuntime.Str(_rootPathText + Encoding.Latin1.GetString(scriptName)).Steal());
+            PyDicts.Set(d, _rootPath, PythonRuntime.Str(_rootPathText + Encoding.Latin1.GetString(scriptName)).Steal());
         }
-        Set(d, _path, Utf8(path));
-        Set(d, _rawPath, PythonRuntime.Bytes(rawPath));
-        Set(d, _queryString, PythonRuntime.Bytes(query));
+        PyDicts.Set(d, _path, Utf8(path));
+        PyDicts.Set(d, _rawPath, PythonRuntime.Bytes(rawPath));
+        PyDicts.Set(d, _queryString, PythonRuntime.Bytes(query));
 
         RequestTarget.SplitHost(request.Header("Host"u8), https, out var serverName, out var serverPort);
-        Set(d, _server, Address(serverName, serverPort));
+        PyDicts.Set(d, _server, Address(serverName, serverPort));
         var peer = request.Header(PeerHeader);
         var space = peer.IndexOf((byte)' ');
         if (space > 0)
         {
-            Set(d, _client, Address(peer[..space], peer[(space + 1)..]));
+            PyDicts.Set(d, _client, Address(peer[..space], peer[(space + 1)..]));
         }
         if (websocket)
         {
-            Set(d, _subprotocols, Subprotocols(request.Header("Sec-WebSocket-Protocol"u8)));
+            PyDicts.Set(d, _subprotocols, Subprotocols(request.Header("Sec-WebSocket-Protocol"u8)));
         }
         // The extensions this server implements: a file sent by path (zero copy), a WebSocket denied with a response.
         var extensions = PythonRuntime.Check(CPython.PyDict_New());
         using (var empty = PythonRuntime.Check(CPython.PyDict_New()))
         {
-            SetBorrowed(extensions.Handle, websocket ? _denialResponse : _pathsend, empty.Handle);
+            PyDicts.SetBorrowed(extensions.Handle, websocket ? _denialResponse : _pathsend, empty.Handle);
         }
-        Set(d, _extensions, extensions.Steal());
+        PyDicts.Set(d, _extensions, extensions.Steal());
         return scope;
     }
 
@@ -214,41 +213,5 @@ internal sealed unsafe class AsgiScope
             _names[new string(chars)] = bytes;
         }
         return bytes;
-    }
-
-    private nint KnownMethod(ReadOnlySpan<byte> method)
-    {
-        Span<char> chars = stackalloc char[Math.Min(method.Length, 16)];
-        if (method.Length <= 16)
-        {
-            Encoding.Latin1.GetChars(method, chars);
-            foreach (var (name, value) in _methods)
-            {
-                if (chars.SequenceEqual(name))
-                {
-                    CPython.Py_IncRef(value);
-                    return value;
-                }
-            }
-        }
-        return PythonRuntime.Latin1(method);
-    }
-
-    /// <summary>Stores a new reference (released here; the dict keeps its own).</summary>
-    private static void Set(nint dict, nint key, nint value)
-    {
-        using var owned = PythonRuntime.Check(value);
-        if (CPython.PyDict_SetItem(dict, key, value) != 0)
-        {
-            throw PythonRuntime.FetchError();
-        }
-    }
-
-    private static void SetBorrowed(nint dict, nint key, nint value)
-    {
-        if (CPython.PyDict_SetItem(dict, key, value) != 0)
-        {
-            throw PythonRuntime.FetchError();
-        }
     }
 }

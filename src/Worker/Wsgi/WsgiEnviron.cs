@@ -40,8 +40,7 @@ internal sealed unsafe class WsgiEnviron
     private readonly nint _http11 = PythonRuntime.Interned("HTTP/1.1");
     private readonly nint _http10 = PythonRuntime.Interned("HTTP/1.0");
     private readonly nint _comma = PythonRuntime.Interned(",");
-    private readonly Dictionary<string, nint> _methods = new[] { "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS" }
-        .ToDictionary(m => m, PythonRuntime.Interned);
+    private readonly KnownMethods _methods = new();
 
     /// <summary>CGI keys of header names (HTTP_USER_AGENT...), made once per name, bounded.</summary>
     private readonly Dictionary<string, nint> _headerKeys = new(StringComparer.OrdinalIgnoreCase);
@@ -87,27 +86,27 @@ internal sealed unsafe class WsgiEnviron
         var environ = PythonRuntime.Check(CPython.PyDict_New());
         var d = environ.Handle;
         var method = request[request.Method];
-        Set(d, _requestMethod, KnownMethod(method));
-        SetBorrowed(d, _scriptName, _empty);
+        PyDicts.Set(d, _requestMethod, _methods.Str(method));
+        PyDicts.SetBorrowed(d, _scriptName, _empty);
 
         var target = request[request.Target];
         RequestTarget.Split(target, out var path, out var query);
         var pathInfo = path;
-        Set(d, _queryString, PythonRuntime.Latin1(query));
-        Set(d, _rawUri, PythonRuntime.Latin1(target));
-        SetBorrowed(d, _serverProtocol, request.Http10 ? _http10 : _http11);
+        PyDicts.Set(d, _queryString, PythonRuntime.Latin1(query));
+        PyDicts.Set(d, _rawUri, PythonRuntime.Latin1(target));
+        PyDicts.SetBorrowed(d, _serverProtocol, request.Http10 ? _http10 : _http11);
 
         var https = Ascii.EqualsIgnoreCase(request.Header("X-Forwarded-Proto"u8), "https"u8);
-        SetBorrowed(d, _urlScheme, https ? _https : _http);
+        PyDicts.SetBorrowed(d, _urlScheme, https ? _https : _http);
         RequestTarget.SplitHost(request.Header("Host"u8), https, out var serverName, out var serverPort);
-        Set(d, _serverName, PythonRuntime.Latin1(serverName));
-        Set(d, _serverPort, PythonRuntime.Latin1(serverPort));
+        PyDicts.Set(d, _serverName, PythonRuntime.Latin1(serverName));
+        PyDicts.Set(d, _serverPort, PythonRuntime.Latin1(serverPort));
 
         // The front names the real client in its peer header (ADDR PORT); a direct connection has none.
         var peer = request.Header(PeerHeaderBytes);
         var space = peer.IndexOf((byte)' ');
-        Set(d, _remoteAddr, PythonRuntime.Latin1(space < 0 ? [] : peer[..space]));
-        Set(d, _remotePort, PythonRuntime.Latin1(space < 0 ? [] : peer[(space + 1)..]));
+        PyDicts.Set(d, _remoteAddr, PythonRuntime.Latin1(space < 0 ? [] : peer[..space]));
+        PyDicts.Set(d, _remotePort, PythonRuntime.Latin1(space < 0 ? [] : peer[(space + 1)..]));
 
         ReadOnlySpan<byte> scriptName = [];
         foreach (var (nameRange, valueRange) in request.Headers)
@@ -124,11 +123,11 @@ internal sealed unsafe class WsgiEnviron
             }
             else if (Ascii.EqualsIgnoreCase(name, "Content-Type"u8))
             {
-                Set(d, _contentType, PythonRuntime.Latin1(value));
+                PyDicts.Set(d, _contentType, PythonRuntime.Latin1(value));
             }
             else if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
-                Set(d, _contentLength, PythonRuntime.Latin1(value));
+                PyDicts.Set(d, _contentLength, PythonRuntime.Latin1(value));
             }
             else if (!Ascii.EqualsIgnoreCase(name, PeerHeaderBytes))
             {
@@ -140,22 +139,22 @@ internal sealed unsafe class WsgiEnviron
         // gunicorn: a forwarded SCRIPT_NAME is the mount point; PATH_INFO is the rest of the path below it.
         if (!scriptName.IsEmpty)
         {
-            Set(d, _scriptName, PythonRuntime.Latin1(scriptName));
+            PyDicts.Set(d, _scriptName, PythonRuntime.Latin1(scriptName));
             if (pathInfo.StartsWith(scriptName))
             {
                 pathInfo = pathInfo[scriptName.Length..];
             }
         }
-        Set(d, _pathInfo, PercentDecoded(pathInfo));
+        PyDicts.Set(d, _pathInfo, PercentDecoded(pathInfo));
 
-        SetBorrowed(d, _version, _versionTuple);
-        SetBorrowed(d, _errors, _stderr);
-        SetBorrowed(d, _multithread, _multithreadValue);
-        SetBorrowed(d, _multiprocess, CPython.True);
-        SetBorrowed(d, _runOnce, CPython.False);
-        SetBorrowed(d, _fileWrapper, _fileWrapperType);
-        SetBorrowed(d, _inputTerminated, CPython.True);
-        Set(d, _input, Input(connection, slot));
+        PyDicts.SetBorrowed(d, _version, _versionTuple);
+        PyDicts.SetBorrowed(d, _errors, _stderr);
+        PyDicts.SetBorrowed(d, _multithread, _multithreadValue);
+        PyDicts.SetBorrowed(d, _multiprocess, CPython.True);
+        PyDicts.SetBorrowed(d, _runOnce, CPython.False);
+        PyDicts.SetBorrowed(d, _fileWrapper, _fileWrapperType);
+        PyDicts.SetBorrowed(d, _inputTerminated, CPython.True);
+        PyDicts.Set(d, _input, Input(connection, slot));
         return environ;
     }
 
@@ -188,12 +187,12 @@ internal sealed unsafe class WsgiEnviron
         var existing = CPython.PyDict_GetItem(environ, key);
         if (existing == 0)
         {
-            Set(environ, key, PythonRuntime.Latin1(value));
+            PyDicts.Set(environ, key, PythonRuntime.Latin1(value));
             return;
         }
         using var withComma = PythonRuntime.Check(CPython.PyUnicode_Concat(existing, _comma));
         using var added = PythonRuntime.Check(PythonRuntime.Latin1(value));
-        Set(environ, key, CPython.PyUnicode_Concat(withComma.Handle, added.Handle));
+        PyDicts.Set(environ, key, CPython.PyUnicode_Concat(withComma.Handle, added.Handle));
     }
 
     /// <summary>HTTP_ + the name upper-cased with dashes as underscores; made once per distinct name (up to 512 names).</summary>
@@ -214,24 +213,6 @@ internal sealed unsafe class WsgiEnviron
         return key;
     }
 
-    private nint KnownMethod(ReadOnlySpan<byte> method)
-    {
-        Span<char> chars = stackalloc char[Math.Min(method.Length, 16)];
-        if (method.Length <= 16)
-        {
-            Encoding.Latin1.GetChars(method, chars);
-            foreach (var (name, value) in _methods)
-            {
-                if (chars.SequenceEqual(name))
-                {
-                    CPython.Py_IncRef(value);
-                    return value;
-                }
-            }
-        }
-        return PythonRuntime.Latin1(method);
-    }
-
     /// <summary>PEP 3333: PATH_INFO is the percent-decoded bytes, as a latin-1 str.</summary>
     private static nint PercentDecoded(ReadOnlySpan<byte> path)
     {
@@ -241,23 +222,5 @@ internal sealed unsafe class WsgiEnviron
         }
         Span<byte> decoded = path.Length <= 1024 ? stackalloc byte[path.Length] : new byte[path.Length];
         return PythonRuntime.Latin1(decoded[..RequestTarget.PercentDecode(path, decoded)]);
-    }
-
-    /// <summary>Stores a new reference (released here; the dict keeps its own).</summary>
-    private static void Set(nint dict, nint key, nint value)
-    {
-        using var owned = PythonRuntime.Check(value);
-        if (CPython.PyDict_SetItem(dict, key, value) != 0)
-        {
-            throw PythonRuntime.FetchError();
-        }
-    }
-
-    private static void SetBorrowed(nint dict, nint key, nint value)
-    {
-        if (CPython.PyDict_SetItem(dict, key, value) != 0)
-        {
-            throw PythonRuntime.FetchError();
-        }
     }
 }
