@@ -1,0 +1,198 @@
+using System.Collections.Frozen;
+using System.Net.Sockets;
+using Gunicorn.Shared.Logging;
+
+namespace Gunicorn.Front.Forwarding.Transport;
+
+/// <summary>
+/// The transport under the forwarder: HTTP/1.1 to the workers over a small pool of kept-alive Unix-socket connections
+/// per worker, made for this one job instead of the general-purpose SocketsHttpHandler. A request's head is written
+/// from what the forwarder prepared in one buffer (with a small body, one send), the response head is parsed from one
+/// receive with spans, and bodies stream on the same connection. Nothing is handed to another thread: the request
+/// runs on whichever thread its socket completion arrived on. Each worker is addressed as a host name of its own
+/// (<c>http://g1-w3</c>); <see cref="SetPaths"/> maps the names to the workers' sockets.
+/// </summary>
+public sealed class WorkerHttpHandler : HttpMessageHandler
+{
+    /// <summary>Idle pooled connections to a worker are cheap (a Unix socket) but must not outlive long quiet spells.</summary>
+    internal static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly Lock _gate = new();
+    private readonly Timer _sweep;
+    private volatile FrozenDictionary<string, WorkerPool> _pools = FrozenDictionary<string, WorkerPool>.Empty;
+
+    public WorkerHttpHandler()
+    {
+        _sweep = new Timer(static state => ((WorkerHttpHandler)state!).CloseIdle(), this, IdleTimeout / 2, IdleTimeout / 2);
+    }
+
+    /// <summary>Replaces the routing table's names: connections to workers that left it are closed.</summary>
+    public void SetPaths(IEnumerable<KeyValuePair<string, string>> keyToPath)
+    {
+        lock (_gate)
+        {
+            var current = _pools;
+            var next = new Dictionary<string, WorkerPool>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (key, path) in keyToPath)
+            {
+                next[key] = current.TryGetValue(key, out var pool) && pool.Path == path ? pool : new WorkerPool(key, path);
+            }
+            _pools = next.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+            foreach (var (key, pool) in current)
+            {
+                if (!next.TryGetValue(key, out var kept) || kept != pool)
+                {
+                    pool.Retire();
+                }
+            }
+        }
+    }
+
+    /// <summary>Idle connections now pooled for the worker (tests watch reuse through it).</summary>
+    internal int IdleConnections(string key) => _pools.TryGetValue(key, out var pool) ? pool.IdleCount : 0;
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var key = request.RequestUri!.IdnHost;
+        if (!_pools.TryGetValue(key, out var pool))
+        {
+            throw new WorkerGoneException(key);
+        }
+        var connection = pool.TryRent() ?? await ConnectAsync(pool, cancellationToken);
+        try
+        {
+            return await SendOnAsync(connection, request, cancellationToken);
+        }
+        catch (SocketException) when (connection.Reused && request.Content is null && !cancellationToken.IsCancellationRequested)
+        {
+            // The worker closed this kept-alive connection just as the request was sent on it (EPIPE or ECONNRESET on
+            // a Unix socket means it never read the request): send it once more, on a connection of its own.
+            connection.Dispose();
+            return await SendOnAsync(await ConnectAsync(pool, cancellationToken), request, cancellationToken);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendOnAsync(WorkerConnection connection, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var framing = RequestHeadWriter.Write(connection, request);
+            if (request.Content is { } content)
+            {
+                var body = new RequestBodyStream(connection, framing);
+                await content.CopyToAsync(body, cancellationToken);
+                await body.CompleteAsync(cancellationToken);
+            }
+            else
+            {
+                await connection.FlushAsync(cancellationToken);
+            }
+            var closeAfter = RequestHeadWriter.AsksToClose(request);
+            var isHead = request.Method == HttpMethod.Head;
+            while (true)
+            {
+                var response = new HttpResponseMessage { RequestMessage = request };
+                var responseContent = new WorkerResponseContent();
+                response.Content = responseContent;
+                var head = await ReadHeadAsync(connection, response, isHead, cancellationToken);
+                if (head.StatusCode is >= 100 and < 200 and not 101)
+                {
+                    response.Dispose(); // 100 Continue, 103 Early Hints: interim, the final response follows
+                    continue;
+                }
+                var keepAlive = head.KeepAlive && !closeAfter;
+                if (head.Framing == BodyFraming.None)
+                {
+                    if (keepAlive && connection.Buffered.IsEmpty)
+                    {
+                        connection.Pool.Return(connection);
+                    }
+                    else
+                    {
+                        connection.Dispose();
+                    }
+                    return response;
+                }
+                responseContent.Body = new ResponseBodyStream(this, connection, response, head with { KeepAlive = keepAlive });
+                return response;
+            }
+        }
+        catch (WorkerProtocolException e)
+        {
+            LogProtocolError(connection.Pool, e);
+            connection.Dispose();
+            throw;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static async ValueTask<ResponseHead> ReadHeadAsync(WorkerConnection connection, HttpResponseMessage response, bool isHead,
+        CancellationToken cancellationToken)
+    {
+        int end;
+        while ((end = ResponseHeadParser.FindEnd(connection.Buffered)) < 0)
+        {
+            var read = await connection.FillAsync(ResponseHeadParser.MaxHeadBytes, cancellationToken);
+            if (read == 0)
+            {
+                throw new HttpRequestException(HttpRequestError.ResponseEnded,
+                    connection.Buffered.IsEmpty ? "The worker closed the connection without answering." : "The worker closed the connection in the middle of its response head.");
+            }
+            if (read < 0)
+            {
+                throw new WorkerProtocolException("a response head larger than 64 KiB");
+            }
+        }
+        var head = ResponseHeadParser.Parse(connection.Buffered[..end], response, isHead);
+        connection.Consume(end);
+        return head;
+    }
+
+    private static async ValueTask<WorkerConnection> ConnectAsync(WorkerPool pool, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(pool.EndPoint, cancellationToken);
+            return new WorkerConnection(socket, pool);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new HttpRequestException(HttpRequestError.ConnectionError, $"Cannot connect to worker {pool.Key} at {pool.Path}: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    internal void Return(WorkerConnection connection) => connection.Pool.Return(connection);
+
+    internal void LogProtocolError(WorkerPool pool, WorkerProtocolException e) =>
+        ErrorLog.Warning($"Worker {pool.Key} ({pool.Path}) sent {e.Problem}; the client gets 502 (or a closed connection if its response had started) and the connection to the worker is closed");
+
+    private void CloseIdle()
+    {
+        var cutoff = Environment.TickCount64 - (long)IdleTimeout.TotalMilliseconds;
+        foreach (var pool in _pools.Values)
+        {
+            pool.CloseIdleSince(cutoff);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _sweep.Dispose();
+            SetPaths([]);
+        }
+        base.Dispose(disposing);
+    }
+}
