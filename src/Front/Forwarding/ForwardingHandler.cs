@@ -253,6 +253,10 @@ public sealed class ForwardingHandler(
             inFlight.Remove(slot.Key, entry);
             dispatcher.Release(slot);
         }
+        if (error != ForwarderError.None)
+        {
+            LogFailedAttempt(context, slot, error, retry: previous is not null);
+        }
         if (error == ForwarderError.None || context.Response.HasStarted || context.Features.Get<BufferedResponseBody>()?.HasContent == true)
         {
             mark?.WorkerAnswered = true;
@@ -264,6 +268,25 @@ public sealed class ForwardingHandler(
             return Attempt.Done;
         }
         return IsConnectFailure(context.Features.Get<IForwarderErrorFeature>()?.Exception) ? Attempt.ConnectFailed : Attempt.Unanswered;
+    }
+
+    /// <summary>
+    /// What went wrong between the front and a worker, as nginx's "upstream prematurely closed connection" lines do:
+    /// the worker, the request and the cause. A client that went away is not the worker's fault and logs at debug.
+    /// </summary>
+    private static void LogFailedAttempt(HttpContext context, WorkerDispatcher.Slot slot, ForwarderError error, bool retry)
+    {
+        var cause = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        var message = $"Forwarding {context.Request.Method} {context.Request.Path} to worker {slot.Key}{(retry ? " (a retry)" : "")} failed: {error}"
+            + (cause is null ? "" : $" ({cause.GetBaseException().Message})");
+        if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeResponseClient)
+        {
+            Gunicorn.Shared.Logging.ErrorLog.Debug(message);
+        }
+        else
+        {
+            Gunicorn.Shared.Logging.ErrorLog.Warning(message);
+        }
     }
 
     /// <summary>unbuffered_paths: nginx's per-location proxy_buffering off and proxy_request_buffering off.</summary>

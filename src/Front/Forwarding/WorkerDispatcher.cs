@@ -47,13 +47,15 @@ public sealed class WorkerDispatcher(int queueLimit)
 
     public void Publish(IReadOnlyList<WorkerEndpoint> ready)
     {
+        Served served;
         lock (_gate)
         {
             // Keep the counters of workers that stay: they still have requests in flight.
             var current = _slots.ToDictionary(s => s.Key);
             _slots = ready.Select(w => current.TryGetValue(w.Key, out var slot) ? slot : new Slot(w)).ToArray();
-            ServeWaiting();
+            served = ServeWaiting();
         }
+        served.Complete(this);
     }
 
     /// <summary>
@@ -74,7 +76,9 @@ public sealed class WorkerDispatcher(int queueLimit)
             {
                 return null;
             }
-            waiter = new TaskCompletionSource<Slot?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Completed outside the dispatcher's lock by the request that frees a slot, and the waiting request goes on
+            // in that same thread (it writes its head to the worker and awaits the answer): no hop to another thread.
+            waiter = new TaskCompletionSource<Slot?>();
             node = _waiting.AddLast(new Waiter(waiter, avoid));
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
@@ -95,15 +99,45 @@ public sealed class WorkerDispatcher(int queueLimit)
 
     public void Release(Slot slot)
     {
+        Served served;
         lock (_gate)
         {
             slot.InFlight--;
-            ServeWaiting();
+            served = ServeWaiting();
+        }
+        served.Complete(this);
+    }
+
+    /// <summary>Waiters given a slot under the lock, completed after it is released (their continuations run inline).</summary>
+    private readonly struct Served(Waiter? one, Slot? oneSlot, List<(Waiter, Slot)>? more)
+    {
+        public Served Add(Waiter waiter, Slot slot) =>
+            one is null ? new Served(waiter, slot, null) : new Served(one, oneSlot, [.. more ?? [], (waiter, slot)]);
+
+        public void Complete(WorkerDispatcher dispatcher)
+        {
+            if (one is not null)
+            {
+                dispatcher.Hand(one, oneSlot!);
+            }
+            foreach (var (waiter, slot) in more ?? [])
+            {
+                dispatcher.Hand(waiter, slot);
+            }
         }
     }
 
-    private void ServeWaiting()
+    private void Hand(Waiter waiter, Slot slot)
     {
+        if (!waiter.Slot.TrySetResult(slot))
+        {
+            Release(slot); // the waiter gave up at the same moment: the slot goes to the next one
+        }
+    }
+
+    private Served ServeWaiting()
+    {
+        var served = default(Served);
         // In order, except that a retry never gets the worker its last attempt failed on (it may be dead and not
         // yet out of the routing table): it keeps its place until another worker frees up.
         for (var node = _waiting.First; node is not null;)
@@ -112,10 +146,7 @@ public sealed class WorkerDispatcher(int queueLimit)
             if (TryTake(node.Value.Avoid) is { } free)
             {
                 _waiting.Remove(node);
-                if (!node.Value.Slot.TrySetResult(free))
-                {
-                    free.InFlight--; // the waiter gave up at the same moment
-                }
+                served = served.Add(node.Value, free);
             }
             else if (node.Value.Avoid is null)
             {
@@ -123,6 +154,7 @@ public sealed class WorkerDispatcher(int queueLimit)
             }
             node = next;
         }
+        return served;
     }
 
     private Slot? TryTake(Slot? avoid)

@@ -38,6 +38,9 @@ internal sealed class WorkerConnection : IDisposable
     /// <summary>Whether the connection served a request before this one (a closed idle connection is then no surprise).</summary>
     public bool Reused { get; set; }
 
+    /// <summary>Whether any byte of the current request's answer has arrived.</summary>
+    public bool Answered { get; private set; }
+
     /// <summary>The bytes read past what has been consumed.</summary>
     public ReadOnlySpan<byte> Buffered => _read.AsSpan(_readStart, _readEnd - _readStart);
 
@@ -141,6 +144,7 @@ internal sealed class WorkerConnection : IDisposable
         }
         var received = await _socket.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
         _readEnd += received;
+        Answered |= received > 0;
         return received;
     }
 
@@ -181,6 +185,7 @@ internal sealed class WorkerConnection : IDisposable
     {
         _readStart = _readEnd = 0;
         _written = 0;
+        Answered = false;
         Reused = true;
     }
 

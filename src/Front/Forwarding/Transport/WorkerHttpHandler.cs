@@ -21,6 +21,13 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
     private readonly Timer _sweep;
     private volatile FrozenDictionary<string, WorkerPool> _pools = FrozenDictionary<string, WorkerPool>.Empty;
 
+    /// <summary>
+    /// Workers that left the routing table, still reachable for a while: a request that chose one just before the
+    /// table changed is still sent to it (it finishes its requests while it stops; if it is gone, the connect fails
+    /// and the request is retried on another worker). Their connections are not pooled. Forgotten after IdleTimeout.
+    /// </summary>
+    private readonly Dictionary<string, (WorkerPool Pool, long Since)> _left = new(StringComparer.OrdinalIgnoreCase);
+
     public WorkerHttpHandler()
     {
         _sweep = new Timer(static state => ((WorkerHttpHandler)state!).CloseIdle(), this, IdleTimeout / 2, IdleTimeout / 2);
@@ -43,7 +50,12 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
                 if (!next.TryGetValue(key, out var kept) || kept != pool)
                 {
                     pool.Retire();
+                    _left[key] = (pool, Environment.TickCount64);
                 }
+            }
+            foreach (var key in next.Keys)
+            {
+                _left.Remove(key);
             }
         }
     }
@@ -54,7 +66,7 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var key = request.RequestUri!.IdnHost;
-        if (!_pools.TryGetValue(key, out var pool))
+        if (!_pools.TryGetValue(key, out var pool) && !TryLeft(key, out pool))
         {
             throw new WorkerGoneException(key);
         }
@@ -63,11 +75,12 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         {
             return await SendOnAsync(connection, request, cancellationToken);
         }
-        catch (SocketException) when (connection.Reused && request.Content is null && !cancellationToken.IsCancellationRequested)
+        catch (ClosedWithoutAnswerException) when (connection.Reused && request.Content is null && !cancellationToken.IsCancellationRequested)
         {
-            // The worker closed this kept-alive connection just as the request was sent on it (EPIPE or ECONNRESET on
-            // a Unix socket means it never read the request): send it once more, on a connection of its own.
-            connection.Dispose();
+            // The worker closed this kept-alive connection as the request went out on it (it was stopping or recycling:
+            // a worker ends its idle connections without reading them). As SocketsHttpHandler does, the request is sent
+            // once more, on a connection of its own: a worker that has gone then refuses the connect, which is retried
+            // on another worker.
             return await SendOnAsync(await ConnectAsync(pool, cancellationToken), request, cancellationToken);
         }
     }
@@ -123,6 +136,11 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
             connection.Dispose();
             throw;
         }
+        catch (SocketException e) when (connection.Buffered.IsEmpty && !connection.Answered)
+        {
+            connection.Dispose();
+            throw new ClosedWithoutAnswerException(e);
+        }
         catch
         {
             connection.Dispose();
@@ -139,8 +157,9 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
             var read = await connection.FillAsync(ResponseHeadParser.MaxHeadBytes, cancellationToken);
             if (read == 0)
             {
-                throw new HttpRequestException(HttpRequestError.ResponseEnded,
-                    connection.Buffered.IsEmpty ? "The worker closed the connection without answering." : "The worker closed the connection in the middle of its response head.");
+                throw connection.Answered
+                    ? new HttpRequestException(HttpRequestError.ResponseEnded, "The worker closed the connection in the middle of its response head.")
+                    : new ClosedWithoutAnswerException(null);
             }
             if (read < 0)
             {
@@ -172,6 +191,16 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         }
     }
 
+    private bool TryLeft(string key, out WorkerPool pool)
+    {
+        lock (_gate)
+        {
+            var found = _left.TryGetValue(key, out var left);
+            pool = left.Pool;
+            return found;
+        }
+    }
+
     internal void Return(WorkerConnection connection) => connection.Pool.Return(connection);
 
     internal void LogProtocolError(WorkerPool pool, WorkerProtocolException e) =>
@@ -183,6 +212,16 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         foreach (var pool in _pools.Values)
         {
             pool.CloseIdleSince(cutoff);
+        }
+        lock (_gate)
+        {
+            foreach (var (key, left) in _left)
+            {
+                if (left.Since < cutoff)
+                {
+                    _left.Remove(key);
+                }
+            }
         }
     }
 
@@ -196,3 +235,7 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         base.Dispose(disposing);
     }
 }
+
+/// <summary>The worker closed the connection (end of stream, or a reset) before sending a byte of its answer.</summary>
+public sealed class ClosedWithoutAnswerException(Exception? inner)
+    : HttpRequestException(HttpRequestError.ResponseEnded, "The worker closed the connection without answering.", inner);
