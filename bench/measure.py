@@ -148,8 +148,12 @@ def measure(setup, seconds, warmup):
     pids = setup.pids()
     before = cpu_seconds(pids)
     front_before = cpu_seconds(setup.front_pids())
+    allocated = getattr(setup, "allocated_bytes", None)
+    allocated_before = allocated() if allocated else None
     result = wrk(setup.url, seconds, headers=setup.headers)
     requests = max(result["requests"], 1)
+    if allocated_before is not None:
+        result["front_bytes_allocated_per_request"] = (allocated() - allocated_before) / requests
     result["cpu_us_per_request"] = (cpu_seconds(setup.pids()) - before) * 1e6 / requests
     if setup.front_pids():
         result["front_cpu_us_per_request"] = (cpu_seconds(setup.front_pids()) - front_before) * 1e6 / requests

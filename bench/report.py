@@ -42,6 +42,27 @@ def targets(data):
           ratio(data, "websocket-echo", "rps"), lambda v: v >= 1.0, "%.2fx")
     check("ASP.NET Core hello: req/s >= 0.5x bare Kestrel", ratio(data, "aspnet-hello", "rps"), lambda v: v >= 0.5,
           "%.2fx")
+    # The front data path: the front's own cost per proxied request against nginx's, in the same run.
+    for scenario, label in (("wsgi-hello", "pure WSGI hello"), ("flask-hello", "Flask hello")):
+        check("front data path, %s: front CPU/request <= 1.5x nginx's" % label,
+              ratio(data, scenario, "front_cpu_us_per_request"), lambda v: v <= 1.5, "%.2fx")
+        s = data["scenarios"].get(scenario)
+        if s:
+            check("front data path, %s: front context switches/request <= 0.5" % label,
+                  median(s["ours"], "front_switches_per_request"), lambda v: v <= 0.5,
+                  "%%.2f (nginx %.2f)" % median(s["reference"], "front_switches_per_request"))
+            check("front data path, %s: p99 not above nginx+gunicorn's" % label, ratio(data, scenario, "p99_ms"),
+                  lambda v: v <= 1.0, "%.2fx")
+    check("front data path: pure WSGI hello req/s >= 1.5x nginx+gunicorn", ratio(data, "wsgi-hello", "rps"),
+          lambda v: v >= 1.5, "%.2fx")
+    check("front data path: Flask hello req/s >= 1.1x nginx+gunicorn", ratio(data, "flask-hello", "rps"),
+          lambda v: v >= 1.1, "%.2fx")
+    check("front data path: ASP.NET Core hello req/s >= 0.4x bare Kestrel", ratio(data, "aspnet-hello", "rps"),
+          lambda v: v >= 0.4, "%.2fx")
+    wsgi = data["scenarios"].get("wsgi-hello")
+    if wsgi:
+        check("front data path: managed bytes allocated per proxied hello < 1 KB",
+              median(wsgi["ours"], "front_bytes_allocated_per_request"), lambda v: v < 1024, "%.0f B")
     check("Flask, 5 workers: PSS <= 1.5x nginx+gunicorn", ratio(data, "flask-hello", "pss_kib"), lambda v: v <= 1.5,
           "%.2fx")
     flask = data["scenarios"].get("flask-hello")
@@ -92,8 +113,8 @@ def tables(data):
         "## Measurements",
         "",
         "| scenario | setup | req/s | first 3 s req/s | MiB/s | p50 ms | p99 ms | CPU us/req | front CPU us/req"
-        " | front context switches/req | front syscalls/req | RSS MiB | PSS MiB | master PSS | PSS per worker | startup s | errors |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | front context switches/req | front syscalls/req | front bytes allocated/req | RSS MiB | PSS MiB | master PSS | PSS per worker | startup s | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for scenario, s in data["scenarios"].items():
         for role in ("ours", "reference"):
@@ -101,12 +122,13 @@ def tables(data):
             front = median(rows, "front_cpu_us_per_request")
             master, worker = median(rows, "master_pss_kib") / 1024, median(rows, "worker_pss_kib") / 1024
             switches, syscalls = median(rows, "front_switches_per_request"), median(rows, "front_syscalls_per_request")
-            lines.append("| %s | %s | %.0f | %.0f | %.1f | %.2f | %.2f | %.1f | %s | %s | %s | %.1f | %.1f | %s | %s | %.2f | %d |" % (
+            allocated = median(rows, "front_bytes_allocated_per_request")
+            lines.append("| %s | %s | %.0f | %.0f | %.1f | %.2f | %.2f | %.1f | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %.2f | %d |" % (
                 scenario, rows[0]["setup"], median(rows, "rps"), median(rows, "cold_rps"), median(rows, "mib_per_s"),
                 median(rows, "p50_ms"), median(rows, "p99_ms"), median(rows, "cpu_us_per_request"),
                 "%.1f" % front if front == front else "-",
                 "%.2f" % switches if switches == switches else "-", "%.1f" % syscalls if syscalls == syscalls else "-",
-                median(rows, "rss_kib") / 1024,
+                "%.0f" % allocated if allocated == allocated else "-", median(rows, "rss_kib") / 1024,
                 median(rows, "pss_kib") / 1024, "%.1f" % master if master == master else "-",
                 "%.1f" % worker if worker == worker else "-", median(rows, "startup_s"), sum(r["errors"] for r in rows)))
     lines += ["", "Ratios (ours / reference; above 1 is better for req/s and CPU efficiency, below 1 for memory):", "",

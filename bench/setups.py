@@ -1,8 +1,10 @@
 """The servers under test. Each setup starts its processes here, on a loopback port and Unix sockets in its own
 temporary directory, answers on self.url, and is stopped by the pids it started."""
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 
@@ -79,9 +81,25 @@ class Ours(Setup):
         config_file = os.path.join(self.tmp, "gunicorn.yaml")
         with open(config_file, "w") as f:
             f.write(config)
+        self.control_socket = os.path.join(self.tmp, "ctl.sock")
         self.start([binary, "-c", config_file, "-w", str(workers), "-b", "127.0.0.1:%d" % self.port,
+                    "--control-socket", self.control_socket,
                     "--python", "/usr/bin/python3", "--chdir", APPS, "--log-level", "warning", app],
                    "error.log", env)
+
+    def allocated_bytes(self):
+        """The master's managed allocations in its life (ctl status), to count the front's bytes per request."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(self.control_socket)
+            s.sendall(b'{"command":"status"}\n')
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        return json.loads(reply)["masterAllocatedBytes"]
 
     def front_pids(self):
         return [self.processes[0].pid]  # the master: Kestrel + YARP front and the arbiter (idle under load)

@@ -4,7 +4,7 @@ using Gunicorn.Shared.Platform;
 
 // Before anything starts the runtime's signal handling (see the method's comment).
 Posix.UnignoreTerminationSignals();
-InlineSocketCompletions.EnableForMaster(); // before the first socket (see the class comment)
+FrontSocketEngine.EnableForMaster(); // before the first socket (see the class comment)
 
 // The master: front tier + arbiter. Workers are the gunicorn-net-worker executable beside this one (WorkerContract).
 return await GunicornCommand.RunAsync(args);

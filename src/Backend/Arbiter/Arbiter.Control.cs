@@ -34,5 +34,6 @@ public sealed partial class Arbiter
         _lastExit,
         _lastReload,
         ShortOfWorkers(),
-        _front.DescribeClientLimits());
+        _front.DescribeClientLimits(),
+        GC.GetTotalAllocatedBytes(precise: true));
 }

@@ -1,6 +1,9 @@
 namespace Gunicorn.Backend.Arbiter;
 
-/// <summary>What `gunicorn-net ctl status` shows: a snapshot taken on the arbiter loop.</summary>
+/// <summary>
+/// What `gunicorn-net ctl status` shows: a snapshot taken on the arbiter loop. MasterAllocatedBytes (the master's managed
+/// allocations in its life, in the JSON form) lets a benchmark count what the front allocates per request.
+/// </summary>
 public sealed record ArbiterStatus(
     int MasterPid,
     int TargetWorkers,
@@ -10,7 +13,8 @@ public sealed record ArbiterStatus(
     string? LastExit,
     string? LastReload,
     string? ShortOfWorkers,
-    string? ClientLimits = null);
+    string? ClientLimits = null,
+    long MasterAllocatedBytes = 0);
 
 public sealed record WorkerStatus(
     int Pid,

@@ -28,7 +28,7 @@ public static class RawEnvironment
     /// </summary>
     public static void ApplyTo(ProcessStartInfo start, IReadOnlyList<string> rawEnv)
     {
-        Platform.InlineSocketCompletions.RemoveFrom(start);
+        Platform.FrontSocketEngine.RemoveFrom(start);
         foreach (var (key, original) in Before)
         {
             if (original is null)

@@ -7,13 +7,13 @@ namespace Gunicorn.Front.Buffering;
 /// </summary>
 public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSpan sendTimeout) : WriteOnlyStream
 {
-    private readonly SpillingBuffer _buffer = new(memoryLimit);
+    private SpillingBuffer? _buffer; // made at the first byte: a bodiless response allocates none
     private bool _streaming;
 
     public Stream Client { get; } = client;
 
     /// <summary>True once any byte was taken: a failed forward can no longer be retried.</summary>
-    public bool HasContent => _buffer.Length > 0 || _streaming;
+    public bool HasContent => (_buffer?.Length ?? 0) > 0 || _streaming;
 
     /// <summary>From now on, writes go straight to the client (what was buffered goes first).</summary>
     public async Task StreamFromNowOnAsync(CancellationToken cancellationToken)
@@ -29,14 +29,25 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
     /// <exception cref="TimeoutException">The client took longer than send_timeout to accept one write.</exception>
     public async Task SendBufferedAsync(CancellationToken cancellationToken)
     {
-        if (_buffer.Length == 0 || _streaming)
+        if (_buffer is not { Length: > 0 } buffer || _streaming)
         {
+            return;
+        }
+        if (buffer.InMemory is { Length: > 0 and <= SpillingBuffer.ChunkSize } whole)
+        {
+            // The common case, a small response: one write, which the client's connection usually takes at once (no
+            // timer then); one it does not take within send_timeout is a stalled client.
+            var write = Client.WriteAsync(whole, cancellationToken);
+            if (!write.IsCompletedSuccessfully)
+            {
+                await write.AsTask().WaitAsync(sendTimeout, cancellationToken);
+            }
             return;
         }
         // The timer alone tells a stalled client from an aborted request (either cancels the write).
         using var stalled = new CancellationTokenSource();
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);
-        await _buffer.ReadChunksAsync(async chunk =>
+        await buffer.ReadChunksAsync(async chunk =>
         {
             stalled.CancelAfter(sendTimeout);
             try
@@ -58,7 +69,7 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
         }
         else
         {
-            await _buffer.WriteAsync(buffer, cancellationToken);
+            await (_buffer ??= new SpillingBuffer(memoryLimit)).WriteAsync(buffer, cancellationToken);
         }
     }
 
@@ -79,22 +90,12 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
         }
     }
 
-    /// <summary>Runs <paramref name="send"/> (the buffered response going out), then releases the buffer.</summary>
-    public async Task DisposeAsyncAfter(Func<Task> send)
-    {
-        try
-        {
-            await send();
-        }
-        finally
-        {
-            await DisposeAsync();
-        }
-    }
-
     public override async ValueTask DisposeAsync()
     {
-        await _buffer.DisposeAsync();
+        if (_buffer is not null)
+        {
+            await _buffer.DisposeAsync();
+        }
         await base.DisposeAsync();
     }
 }

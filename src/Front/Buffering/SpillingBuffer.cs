@@ -38,6 +38,9 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
         }
     }
 
+    /// <summary>Everything written, when it is all still in memory (not spilled); empty otherwise.</summary>
+    public ReadOnlyMemory<byte> InMemory => _memory is { } memory ? memory.GetBuffer().AsMemory(0, (int)memory.Length) : default;
+
     /// <summary>A stream over everything written, from the start.</summary>
     public Stream OpenRead()
     {

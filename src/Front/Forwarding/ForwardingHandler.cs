@@ -131,19 +131,20 @@ public sealed class ForwardingHandler(
         {
             Gunicorn.Shared.Logging.ErrorLog.Debug($"The worker has answered {context.Request.Method} {context.Request.Path}; sending the buffered response to the client");
         }
-        await responseBuffer.DisposeAsyncAfter(async () =>
+        try
         {
-            try
-            {
-                await responseBuffer.SendBufferedAsync(context.RequestAborted);
-            }
-            catch (TimeoutException)
-            {
-                Gunicorn.Shared.Logging.ErrorLog.Info(
-                    $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
-                context.Abort();
-            }
-        });
+            await responseBuffer.SendBufferedAsync(context.RequestAborted);
+        }
+        catch (TimeoutException)
+        {
+            Gunicorn.Shared.Logging.ErrorLog.Info(
+                $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
+            context.Abort();
+        }
+        finally
+        {
+            await responseBuffer.DisposeAsync();
+        }
     }
 
     /// <summary>

@@ -29,7 +29,7 @@ public sealed class BinaryUpgrade(FrontTier front, PidFile? pidFile)
         var isHost = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet";
         Environment.GetCommandLineArgs().Skip(isHost ? 0 : 1).ToList().ForEach(start.ArgumentList.Add);
         start.Environment[InheritedSockets.UpgradeVariable] = string.Join(',', fds);
-        Gunicorn.Backend.Platform.InlineSocketCompletions.RemoveFrom(start); // the new master decides for itself
+        Gunicorn.Backend.Platform.FrontSocketEngine.RemoveFrom(start); // the new master decides for itself
         pidFile?.MoveAside();
         try
         {

@@ -38,7 +38,7 @@ public static class Daemon
             start.ArgumentList.Add(arg);
         }
         start.Environment[ChildVariable] = "1";
-        Gunicorn.Backend.Platform.InlineSocketCompletions.RemoveFrom(start); // the new master decides for itself
+        Gunicorn.Backend.Platform.FrontSocketEngine.RemoveFrom(start); // the new master decides for itself
         using var child = Process.Start(start)!;
         return child.Id;
     }

@@ -73,7 +73,7 @@ public sealed class FrontGeneration : IAsyncDisposable
             }
         });
         builder.Services.AddHttpForwarder();
-        // A request runs where its socket's completion arrives (the socket engine's thread, see InlineSocketCompletions)
+        // A request runs where its socket's completion arrives (the socket engine's thread, see FrontSocketEngine)
         // instead of being queued to the thread pool at each step: Kestrel's parse, the forwarding and the response's
         // send happen in one wake-up, as in nginx's event loop. Nothing on that path blocks (files and the disk buffer
         // are asynchronous), so no connection waits behind another's work longer than that work itself.
