@@ -12,6 +12,10 @@ namespace Gunicorn.Front.Forwarding;
 /// </summary>
 public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
 {
+    /// <summary>Characters a target keeps unchanged through decoding and the base's re-encoding (RFC 3986 pchar and '?').</summary>
+    private static readonly System.Buffers.SearchValues<char> PlainTargetChars =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/");
+
     private static readonly string[] ForwardingHeaders =
         ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded", "X-Real-IP"];
 
@@ -19,8 +23,10 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
         string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-        // Forward the target as the client wrote it: re-encoding the decoded path would turn %2F into %252F.
+        // Forward the target as the client wrote it: re-encoding the decoded path would turn %2F into %252F. A target
+        // of plain characters only (most) is what the base already built: no second URI for it.
         if (httpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is ['/', ..] raw
+            && raw.AsSpan().ContainsAnyExcept(PlainTargetChars)
             && Uri.TryCreate(destinationPrefix.TrimEnd('/') + raw, UriKind.Absolute, out var verbatim))
         {
             proxyRequest.RequestUri = verbatim;

@@ -165,6 +165,7 @@ public sealed class FrontGeneration : IAsyncDisposable
                     _app.Services.GetRequiredService<Microsoft.AspNetCore.ResponseCompression.IResponseCompressionProvider>());
                 _app.Use(_staticCache.InvokeAsync);
             }
+            _app.Use(OffEventThread.ForCompressionAsync);
             _app.UseResponseCompression();
         }
     }

@@ -42,6 +42,7 @@ public static class StaticFilesSetup
             branch.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, DefaultFileNames = [index] });
         }
         branch.Use((context, next) => PreferPrecompressed(context, next, files));
+        branch.Use((context, next) => Hosting.OffEventThread.ForLargeFilesAsync(context, next, files));
         branch.UseStaticFiles(new StaticFileOptions
         {
             FileProvider = files,

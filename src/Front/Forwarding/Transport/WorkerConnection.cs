@@ -120,10 +120,10 @@ internal sealed class WorkerConnection : IDisposable
     // ---- reading -------------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Reads more bytes into the buffer (compacting it first, growing it up to <paramref name="limit"/> when full).
-    /// Returns how many arrived: 0 is the worker's end of stream, -1 that the buffer is full at the limit.
+    /// Room at the end of the buffer for the next receive (compacting it first, growing it up to
+    /// <paramref name="limit"/> when full); empty when the buffer is full at the limit.
     /// </summary>
-    public async ValueTask<int> FillAsync(int limit, CancellationToken cancellationToken)
+    public Memory<byte> FreeSpace(int limit)
     {
         if (_readStart > 0)
         {
@@ -135,16 +135,36 @@ internal sealed class WorkerConnection : IDisposable
         {
             if (_read.Length >= limit)
             {
-                return -1;
+                return Memory<byte>.Empty;
             }
             var larger = ArrayPool<byte>.Shared.Rent(Math.Min(limit, _read.Length * 2));
             _read.AsSpan(0, _readEnd).CopyTo(larger);
             ArrayPool<byte>.Shared.Return(_read);
             _read = larger;
         }
-        var received = await _socket.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
+        return _read.AsMemory(_readEnd);
+    }
+
+    /// <summary>Receives into <paramref name="space"/> (from <see cref="FreeSpace"/>); <see cref="Advance"/> then counts it.</summary>
+    public ValueTask<int> ReceiveAsync(Memory<byte> space, CancellationToken cancellationToken) =>
+        _socket.ReceiveAsync(space, SocketFlags.None, cancellationToken);
+
+    public void Advance(int received)
+    {
         _readEnd += received;
         Answered |= received > 0;
+    }
+
+    /// <summary>Reads more bytes into the buffer. Returns how many arrived: 0 is end of stream, -1 a full buffer at the limit.</summary>
+    public async ValueTask<int> FillAsync(int limit, CancellationToken cancellationToken)
+    {
+        var space = FreeSpace(limit);
+        if (space.IsEmpty)
+        {
+            return -1;
+        }
+        var received = await ReceiveAsync(space, cancellationToken);
+        Advance(received);
         return received;
     }
 

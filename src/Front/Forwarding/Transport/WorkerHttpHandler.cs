@@ -63,6 +63,10 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
     /// <summary>Idle connections now pooled for the worker (tests watch reuse through it).</summary>
     internal int IdleConnections(string key) => _pools.TryGetValue(key, out var pool) ? pool.IdleCount : 0;
 
+    /// <summary>
+    /// One request on one kept-alive connection: the head (and a small body) in one send, the response head from the
+    /// first receive. One async method for the whole exchange, so a request costs one state machine here.
+    /// </summary>
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var key = request.RequestUri!.IdnHost;
@@ -71,52 +75,58 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
             throw new WorkerGoneException(key);
         }
         var connection = pool.TryRent() ?? await ConnectAsync(pool, cancellationToken);
-        try
+        while (true)
         {
-            return await SendOnAsync(connection, request, cancellationToken);
-        }
-        catch (ClosedWithoutAnswerException) when (connection.Reused && request.Content is null && !cancellationToken.IsCancellationRequested)
-        {
-            // The worker closed this kept-alive connection as the request went out on it (it was stopping or recycling:
-            // a worker ends its idle connections without reading them). As SocketsHttpHandler does, the request is sent
-            // once more, on a connection of its own: a worker that has gone then refuses the connect, which is retried
-            // on another worker.
-            return await SendOnAsync(await ConnectAsync(pool, cancellationToken), request, cancellationToken);
-        }
-    }
-
-    private async Task<HttpResponseMessage> SendOnAsync(WorkerConnection connection, HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var framing = RequestHeadWriter.Write(connection, request);
-            if (request.Content is { } content)
+            try
             {
-                var body = new RequestBodyStream(connection, framing);
-                await content.CopyToAsync(body, cancellationToken);
-                await body.CompleteAsync(cancellationToken);
-            }
-            else
-            {
-                await connection.FlushAsync(cancellationToken);
-            }
-            var closeAfter = RequestHeadWriter.AsksToClose(request);
-            var isHead = request.Method == HttpMethod.Head;
-            while (true)
-            {
-                var response = new HttpResponseMessage { RequestMessage = request };
-                var responseContent = new WorkerResponseContent();
-                response.Content = responseContent;
-                var head = await ReadHeadAsync(connection, response, isHead, cancellationToken);
-                if (head.StatusCode is >= 100 and < 200 and not 101)
+                var framing = RequestHeadWriter.Write(connection, request);
+                if (request.Content is { } content)
                 {
-                    response.Dispose(); // 100 Continue, 103 Early Hints: interim, the final response follows
-                    continue;
+                    var body = new RequestBodyStream(connection, framing);
+                    await content.CopyToAsync(body, cancellationToken);
+                    await body.CompleteAsync(cancellationToken);
                 }
-                var keepAlive = head.KeepAlive && !closeAfter;
-                if (head.Framing == BodyFraming.None)
+                else
                 {
-                    if (keepAlive && connection.Buffered.IsEmpty)
+                    await connection.FlushAsync(cancellationToken);
+                }
+                var isHead = request.Method == HttpMethod.Head;
+                while (true)
+                {
+                    var response = new HttpResponseMessage { RequestMessage = request };
+                    var responseContent = new WorkerResponseContent();
+                    response.Content = responseContent;
+                    int end;
+                    while ((end = ResponseHeadParser.FindEnd(connection.Buffered)) < 0)
+                    {
+                        // Straight into the connection's buffer: no state machine of its own per receive.
+                        var space = connection.FreeSpace(ResponseHeadParser.MaxHeadBytes);
+                        if (space.IsEmpty)
+                        {
+                            throw new WorkerProtocolException("a response head larger than 64 KiB");
+                        }
+                        var read = await connection.ReceiveAsync(space, cancellationToken);
+                        if (read == 0)
+                        {
+                            throw connection.Answered
+                                ? new HttpRequestException(HttpRequestError.ResponseEnded, "The worker closed the connection in the middle of its response head.")
+                                : new ClosedWithoutAnswerException(null);
+                        }
+                        connection.Advance(read);
+                    }
+                    var head = ResponseHeadParser.Parse(connection.Buffered[..end], response, isHead);
+                    connection.Consume(end);
+                    if (head.StatusCode is >= 100 and < 200 and not 101)
+                    {
+                        response.Dispose(); // 100 Continue, 103 Early Hints: interim, the final response follows
+                        continue;
+                    }
+                    var keepAlive = head.KeepAlive && !RequestHeadWriter.AsksToClose(request);
+                    if (head.Framing != BodyFraming.None)
+                    {
+                        responseContent.Body = new ResponseBodyStream(this, connection, response, head with { KeepAlive = keepAlive });
+                    }
+                    else if (keepAlive && connection.Buffered.IsEmpty)
                     {
                         connection.Pool.Return(connection);
                     }
@@ -126,50 +136,37 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
                     }
                     return response;
                 }
-                responseContent.Body = new ResponseBodyStream(this, connection, response, head with { KeepAlive = keepAlive });
-                return response;
             }
-        }
-        catch (WorkerProtocolException e)
-        {
-            LogProtocolError(connection.Pool, e);
-            connection.Dispose();
-            throw;
-        }
-        catch (SocketException e) when (connection.Buffered.IsEmpty && !connection.Answered)
-        {
-            connection.Dispose();
-            throw new ClosedWithoutAnswerException(e);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
+            catch (WorkerProtocolException e)
+            {
+                LogProtocolError(connection.Pool, e);
+                connection.Dispose();
+                throw;
+            }
+            catch (Exception e) when (ClosedUnanswered(connection, e))
+            {
+                connection.Dispose();
+                if (!connection.Reused || request.Content is not null || cancellationToken.IsCancellationRequested)
+                {
+                    throw e as ClosedWithoutAnswerException ?? new ClosedWithoutAnswerException(e);
+                }
+                // The worker closed this kept-alive connection as the request went out on it (it was stopping or
+                // recycling: a worker ends its idle connections without reading them). As SocketsHttpHandler does, the
+                // request is sent once more, on a connection of its own (not reused, so never a third time): a worker
+                // that has gone then refuses the connect, which the forwarding handler retries on another worker.
+                connection = await ConnectAsync(pool, cancellationToken);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
         }
     }
 
-    private static async ValueTask<ResponseHead> ReadHeadAsync(WorkerConnection connection, HttpResponseMessage response, bool isHead,
-        CancellationToken cancellationToken)
-    {
-        int end;
-        while ((end = ResponseHeadParser.FindEnd(connection.Buffered)) < 0)
-        {
-            var read = await connection.FillAsync(ResponseHeadParser.MaxHeadBytes, cancellationToken);
-            if (read == 0)
-            {
-                throw connection.Answered
-                    ? new HttpRequestException(HttpRequestError.ResponseEnded, "The worker closed the connection in the middle of its response head.")
-                    : new ClosedWithoutAnswerException(null);
-            }
-            if (read < 0)
-            {
-                throw new WorkerProtocolException("a response head larger than 64 KiB");
-            }
-        }
-        var head = ResponseHeadParser.Parse(connection.Buffered[..end], response, isHead);
-        connection.Consume(end);
-        return head;
-    }
+    /// <summary>The worker ended the connection (end of stream, or a reset) before a byte of its answer arrived.</summary>
+    private static bool ClosedUnanswered(WorkerConnection connection, Exception e) =>
+        e is ClosedWithoutAnswerException || (e is SocketException && !connection.Answered && connection.Buffered.IsEmpty);
 
     private static async ValueTask<WorkerConnection> ConnectAsync(WorkerPool pool, CancellationToken cancellationToken)
     {
