@@ -191,11 +191,11 @@ class NginxStatic(Nginx):
 
 
 class OursStatic(Ours):
-    def __init__(self, root, path, gzip_level=0, cache=True):
+    def __init__(self, root, path, gzip_level=0, cache=True, binary=BINARY):
         config = "static:\n  /static: %s\n" % root
         if gzip_level:
             config += "gzip: true\ngzip_comp_level: %d\ncompression_cache_size: %s\n" % (gzip_level, "64m" if cache else "0")
-        super().__init__("@hello", 1, path, config=config)
+        super().__init__("@hello", 1, path, config=config, binary=binary)
         if gzip_level:
             self.name = "gunicorn-net gzip %d%s" % (gzip_level, " cached" if cache else "")
             self.headers = ("Accept-Encoding: gzip",)

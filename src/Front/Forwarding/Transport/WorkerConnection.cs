@@ -221,5 +221,6 @@ internal sealed class WorkerConnection : IDisposable
         // than return them to the pool where another connection could write into them.
         _read = [];
         _write = [];
+        _readStart = _readEnd = _written = 0;
     }
 }
