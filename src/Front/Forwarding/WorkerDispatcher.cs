@@ -111,8 +111,16 @@ public sealed class WorkerDispatcher(int queueLimit)
     /// <summary>Waiters given a slot under the lock, completed after it is released (their continuations run inline).</summary>
     private readonly struct Served(Waiter? one, Slot? oneSlot, List<(Waiter, Slot)>? more)
     {
-        public Served Add(Waiter waiter, Slot slot) =>
-            one is null ? new Served(waiter, slot, null) : new Served(one, oneSlot, [.. more ?? [], (waiter, slot)]);
+        public Served Add(Waiter waiter, Slot slot)
+        {
+            if (one is null)
+            {
+                return new Served(waiter, slot, null);
+            }
+            var list = more ?? [];
+            list.Add((waiter, slot));
+            return new Served(one, oneSlot, list);
+        }
 
         public void Complete(WorkerDispatcher dispatcher)
         {

@@ -39,7 +39,10 @@ internal sealed class RequestBodyStream(WorkerConnection connection, RequestHead
         }
     }
 
-    /// <summary>The forwarder flushes to stream a body as it arrives (an unbuffered upload): what is buffered goes out.</summary>
+    /// <summary>
+    /// The forwarder flushes to stream a body as it arrives (an unbuffered upload): what is buffered goes out. (Its
+    /// first flush, before any body byte, sends the head alone; ignoring it held a streamed upload's first chunks back.)
+    /// </summary>
     public override Task FlushAsync(CancellationToken cancellationToken) => connection.FlushAsync(cancellationToken).AsTask();
 
     public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();

@@ -65,9 +65,11 @@ internal static class RequestHeadWriter
     {
         foreach (var (name, values) in headers)
         {
-            // Framing is this writer's decision; Host was written first when the forwarder did not set it.
+            // Framing is this writer's decision. Expect was the client's to the front, which has answered it (the body
+            // is sent at once): forwarded, a worker would wait for a 100 Continue that never comes, or send one late.
             if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
-                || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+                || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase)
+                || name.Equals("Expect", StringComparison.OrdinalIgnoreCase))
             {
                 continue;
             }

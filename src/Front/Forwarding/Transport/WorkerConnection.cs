@@ -62,6 +62,19 @@ internal sealed class WorkerConnection : IDisposable
         }
     }
 
+    /// <summary>Whether bytes (or the end of stream) are waiting to be read now, without waiting for them.</summary>
+    public bool HasInputWaiting()
+    {
+        try
+        {
+            return _readEnd > _readStart || _socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     // ---- writing -------------------------------------------------------------------------------------------------
 
     public void Append(ReadOnlySpan<byte> bytes)

@@ -80,11 +80,22 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
             try
             {
                 var framing = RequestHeadWriter.Write(connection, request);
+                Exception? bodyCutShort = null;
                 if (request.Content is { } content)
                 {
                     var body = new RequestBodyStream(connection, framing);
-                    await content.CopyToAsync(body, cancellationToken);
-                    await body.CompleteAsync(cancellationToken);
+                    try
+                    {
+                        await content.CopyToAsync(body, cancellationToken);
+                        await body.CompleteAsync(cancellationToken);
+                    }
+                    catch (Exception e) when (e is IOException or SocketException && !cancellationToken.IsCancellationRequested
+                                              && (connection.Answered || connection.HasInputWaiting()))
+                    {
+                        // The worker answered before taking the whole body (a 413, a 401, a 404) and closed: its answer,
+                        // already waiting here, is what the client gets; the connection is not reused.
+                        bodyCutShort = e;
+                    }
                 }
                 else
                 {
@@ -106,6 +117,10 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
                             throw new WorkerProtocolException("a response head larger than 64 KiB");
                         }
                         var read = await connection.ReceiveAsync(space, cancellationToken);
+                        if (read == 0 && bodyCutShort is not null)
+                        {
+                            throw bodyCutShort; // nothing usable came back: the failed send is the story
+                        }
                         if (read == 0)
                         {
                             throw connection.Answered
@@ -121,7 +136,7 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
                         response.Dispose(); // 100 Continue, 103 Early Hints: interim, the final response follows
                         continue;
                     }
-                    var keepAlive = head.KeepAlive && !RequestHeadWriter.AsksToClose(request);
+                    var keepAlive = head.KeepAlive && bodyCutShort is null && !RequestHeadWriter.AsksToClose(request);
                     if (head.Framing != BodyFraming.None)
                     {
                         responseContent.Body = new ResponseBodyStream(this, connection, response, head with { KeepAlive = keepAlive });
@@ -146,7 +161,8 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
             catch (Exception e) when (ClosedUnanswered(connection, e))
             {
                 connection.Dispose();
-                if (!connection.Reused || request.Content is not null || cancellationToken.IsCancellationRequested)
+                if (!connection.Reused || request.Content is not null || !IsSafeToRepeat(request.Method)
+                    || cancellationToken.IsCancellationRequested)
                 {
                     throw e as ClosedWithoutAnswerException ?? new ClosedWithoutAnswerException(e);
                 }
@@ -163,6 +179,13 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
             }
         }
     }
+
+    /// <summary>
+    /// Methods sent once more when a kept-alive connection was closed under them: a worker that read the request and
+    /// then died may have acted on it, so only requests that are safe to repeat (the forwarding handler's rule).
+    /// </summary>
+    private static bool IsSafeToRepeat(HttpMethod method) =>
+        method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options;
 
     /// <summary>The worker ended the connection (end of stream, or a reset) before a byte of its answer arrived.</summary>
     private static bool ClosedUnanswered(WorkerConnection connection, Exception e) =>
