@@ -35,5 +35,6 @@ public sealed partial class Arbiter
         _lastReload,
         ShortOfWorkers(),
         _front.DescribeClientLimits(),
-        GC.GetTotalAllocatedBytes(precise: true));
+        GC.GetTotalAllocatedBytes(precise: true),
+        _front.SendfileBytes());
 }

@@ -2,7 +2,8 @@ namespace Gunicorn.Backend.Arbiter;
 
 /// <summary>
 /// What `gunicorn-net ctl status` shows: a snapshot taken on the arbiter loop. MasterAllocatedBytes (the master's managed
-/// allocations in its life, in the JSON form) lets a benchmark count what the front allocates per request.
+/// allocations in its life, in the JSON form) lets a benchmark count what the front allocates per request; SendfileBytes
+/// counts the static file bytes sent with sendfile(2).
 /// </summary>
 public sealed record ArbiterStatus(
     int MasterPid,
@@ -14,7 +15,8 @@ public sealed record ArbiterStatus(
     string? LastReload,
     string? ShortOfWorkers,
     string? ClientLimits = null,
-    long MasterAllocatedBytes = 0);
+    long MasterAllocatedBytes = 0,
+    long SendfileBytes = 0);
 
 public sealed record WorkerStatus(
     int Pid,

@@ -36,6 +36,9 @@ public interface IFront
     /// <summary>For ctl status: what the per-client limits have refused, or null when none is configured.</summary>
     string? DescribeClientLimits() => null;
 
+    /// <summary>For ctl status: the static file bytes the front has sent with sendfile(2) (zero copy) in its life.</summary>
+    long SendfileBytes() => 0;
+
     /// <summary>Stops accepting clients and lets in-flight requests finish within <paramref name="grace"/>.</summary>
     Task StopAsync(TimeSpan grace);
 }

@@ -14,8 +14,7 @@ public sealed class AccessLogMiddleware(RequestDelegate next, AccessLogFormatter
         var original = counting is null ? context.Response.Body : null;
         if (original is not null)
         {
-            counting = new Metrics.ByteCounter.Writing(original);
-            context.Response.Body = counting;
+            counting = Metrics.ByteCounter.CountedBody.Install(context);
         }
         try
         {

@@ -87,6 +87,15 @@ public sealed class FrontGeneration : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(sp => sp.GetRequiredService<RetirableTransport>());
         _app = builder.Build();
         _transport = _app.Services.GetRequiredService<RetirableTransport>();
+        if (config.Static.Sendfile && config.Static.Mappings.Count > 0)
+        {
+            // Beneath every wrapper of the response body (counting, compression): files reach it as files.
+            _app.Use((context, next) =>
+            {
+                SendfileResponseBody.InstallFor(context);
+                return next(context);
+            });
+        }
         if (metrics is not null)
         {
             _app.Use(new Gunicorn.Front.Metrics.MetricsMiddleware(metrics, config.Static.Mappings).InvokeAsync);

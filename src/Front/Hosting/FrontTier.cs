@@ -194,6 +194,8 @@ public sealed class FrontTier : IFront, IAsyncDisposable
     private static IReadOnlyList<Gunicorn.Settings.Types.BindAddress> AllBinds(GunicornConfig config) =>
         [.. config.Listeners.Bind, .. config.Http.HttpsRedirectBind];
 
+    public long SendfileBytes() => Listeners.SendfileOutput.BytesSent;
+
     public string? DescribeClientLimits() => _routing.CurrentClientLimits is { } limits
         ? $"{limits.Counts.RefusedByRate} refused by limit_req_rate, {limits.Counts.Delayed} delayed, {limits.Counts.RefusedByConnections} refused by limit_conn"
         : null;

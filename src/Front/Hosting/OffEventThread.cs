@@ -18,7 +18,9 @@ public static class OffEventThread
     /// <summary>Moves a request for a large file in <paramref name="files"/> to the thread pool.</summary>
     public static async Task ForLargeFilesAsync(HttpContext context, Func<Task> next, IFileProvider files)
     {
-        if (context.Request.Path.Value is { Length: > 1 } path && files.GetFileInfo(path) is { Exists: true, Length: > LargeFileBytes })
+        // Unless the kernel sends it (sendfile): then there is nothing to copy, and a hop would only cost.
+        if (context.Request.Path.Value is { Length: > 1 } path && context.Features.Get<Static.SendfileResponseBody>() is null
+            && files.GetFileInfo(path) is { Exists: true, Length: > LargeFileBytes })
         {
             await Task.Yield();
         }

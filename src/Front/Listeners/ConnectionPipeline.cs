@@ -6,12 +6,18 @@ namespace Gunicorn.Front.Listeners;
 
 /// <summary>
 /// What every listener does with a connection before HTTP, in wire order: the PROXY protocol header (it precedes
-/// the TLS handshake), then TLS and the HTTP versions, then the Content-Length rule on the decrypted HTTP/1 bytes.
+/// the TLS handshake), then TLS and the HTTP versions, then the Content-Length rule on the decrypted HTTP/1 bytes. On plaintext listeners with static files, the output is
+/// sent by <see cref="SendfileOutput"/> (zero-copy file bodies).
 /// </summary>
 public static class ConnectionPipeline
 {
     public static void Apply(ListenOptions listen, GunicornConfig config, Metrics.PrometheusMetrics? metrics = null)
     {
+        if (config.Static.Sendfile && config.Static.Mappings.Count > 0 && !config.Listeners.Tls.Enabled)
+        {
+            // Static files may leave through sendfile(2): this connection's output is sent by SendfileOutput.
+            listen.Use(next => connection => SendfileOutput.InvokeAsync(connection, next));
+        }
         if (config.Proxy.ProxyProtocol)
         {
             var proxy = new ProxyProtocolMiddleware(new TrustedPeers(config.Proxy.ProxyAllowIps),

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http.Features;
+
 namespace Gunicorn.Front.Metrics;
 
 /// <summary>Streams that pass bodies through and count their bytes.</summary>
@@ -39,6 +41,9 @@ public static class ByteCounter
     {
         public long Count { get; private set; }
 
+        /// <summary>Bytes that reached the client without this stream (a file sent beneath it).</summary>
+        public void Add(long bytes) => Count += bytes;
+
         public override void Flush() => inner.Flush();
         public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
@@ -56,5 +61,29 @@ public static class ByteCounter
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    /// <summary>
+    /// The response body feature that counts through <paramref name="counted"/>: what <c>Response.Body = counted</c>
+    /// would install, except that a file sent with SendFileAsync goes on to the body beneath (sendfile(2) where the
+    /// connection has it) and is counted here, instead of being copied through the counting stream.
+    /// </summary>
+    public sealed class CountedBody(Writing counted, IHttpResponseBodyFeature prior) : StreamResponseBodyFeature(counted, prior)
+    {
+        /// <summary>Counts every response body of <paramref name="context"/> from here on; returns the count.</summary>
+        public static Writing Install(HttpContext context)
+        {
+            var prior = context.Features.Get<IHttpResponseBodyFeature>()!;
+            var counted = new Writing(prior.Stream);
+            context.Features.Set<IHttpResponseBodyFeature>(new CountedBody(counted, prior));
+            return counted;
+        }
+
+        public override async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
+        {
+            await StartAsync(cancellationToken);
+            await PriorFeature!.SendFileAsync(path, offset, count, cancellationToken);
+            counted.Add(count ?? new FileInfo(path).Length - offset);
+        }
     }
 }

@@ -20,9 +20,8 @@ public sealed class MetricsMiddleware(PrometheusMetrics metrics, IReadOnlyList<S
         var request = context.Request.Body;
         var response = context.Response.Body;
         var reading = new ByteCounter.Reading(request);
-        var writing = new ByteCounter.Writing(response);
         context.Request.Body = reading;
-        context.Response.Body = writing;
+        var writing = ByteCounter.CountedBody.Install(context);
         context.Features.Set(writing); // the access log reads this count instead of wrapping the body a second time
         var webSocketClosed = Gunicorn.Front.Forwarding.WebSocketRequests.IsWebSocket(context) ? metrics.WebSocketOpened() : null;
         try

@@ -1,0 +1,250 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace Gunicorn.Front.Listeners;
+
+/// <summary>
+/// nginx's <c>sendfile on</c> for the front's plaintext listeners. Kestrel's socket transport sends what the HTTP
+/// layer writes from a loop of its own and cannot put a file range on the socket between two of those writes: its
+/// loop says nothing of when the response head has left, and Kestrel refuses to end a response whose body it did not
+/// write (dotnet/aspnetcore#18093). So, on a connection that may carry a static file, this connection middleware
+/// sends the output itself: Kestrel writes into a pipe that <see cref="SendLoopAsync"/> drains to the socket as
+/// Kestrel's loop would, and <see cref="SendFileAsync"/> runs in that loop after the head, with sendfile(2) (.NET's
+/// <c>SendPacketsAsync</c> with a file element). The body bytes Kestrel is then told it wrote (so its Content-Length
+/// check and the access log's count hold) are dropped here instead of being copied: no file byte enters user space.
+/// </summary>
+public sealed class SendfileOutput : PipeWriter
+{
+    /// <summary>nginx's <c>sendfile_max_chunk</c> (2m): one sendfile call's share, so one slow client is timed per chunk.</summary>
+    public const int ChunkBytes = 2 * 1024 * 1024;
+
+    /// <summary>nginx's <c>send_timeout</c> default: a chunk that the client does not take in this time closes the connection.</summary>
+    public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Where the dropped bytes "go": never read, so one buffer serves every connection.</summary>
+    private static readonly byte[] Discarded = new byte[256 * 1024];
+
+    private static long s_bytesSent;
+
+    /// <summary>File bytes this process has sent with sendfile(2), for <c>ctl status</c> (and the test that proves the path).</summary>
+    public static long BytesSent => Interlocked.Read(ref s_bytesSent);
+
+    private readonly Socket _socket;
+    private readonly ConnectionContext _connection;
+    private readonly Pipe _pipe = new(new PipeOptions(
+        readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+        pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
+    private readonly List<ArraySegment<byte>> _segments = [];
+    private FileSend? _file;
+    private long _discarding;
+
+    private SendfileOutput(Socket socket, ConnectionContext connection)
+    {
+        _socket = socket;
+        _connection = connection;
+    }
+
+    /// <summary>The connection middleware: installs the loop on a connection with a socket, runs HTTP over it.</summary>
+    public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next)
+    {
+        if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket)
+        {
+            await next(connection);
+            return;
+        }
+        var transport = connection.Transport;
+        var output = new SendfileOutput(socket, connection);
+        connection.Transport = new Transport(transport.Input, output);
+        connection.Features.Set(output);
+        var sending = output.SendLoopAsync();
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            output.Complete();
+            // Everything written is on the socket before Kestrel's own transport shuts its sending side.
+            await sending;
+            connection.Transport = transport;
+        }
+    }
+
+    private sealed record Transport(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+
+    /// <summary>
+    /// Sends <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/> after everything
+    /// already flushed (the response head); returns the bytes sent, fewer when the file shrank. The caller then
+    /// reports the same count to Kestrel through the response's writer (see <see cref="DiscardNext"/>).
+    /// </summary>
+    public Task<long> SendFileAsync(FileStream file, long offset, long count)
+    {
+        var send = new FileSend(file, offset, count);
+        Volatile.Write(ref _file, send);
+        // Wakes the loop (or makes its next read return at once); it sends what is buffered, then the file.
+        _pipe.Reader.CancelPendingRead();
+        return send.Done.Task;
+    }
+
+    /// <summary>The next <paramref name="count"/> bytes written are the file's body, already sent: drop them.</summary>
+    public void DiscardNext(long count) => _discarding = count;
+
+    /// <summary>Ends the dropping; false when the writes did not add up to the count (the connection must close).</summary>
+    public bool EndDiscard()
+    {
+        var exact = _discarding == 0;
+        _discarding = 0;
+        return exact;
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _pipe.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    await SendAsync(buffer);
+                }
+                reader.AdvanceTo(buffer.End);
+                // A cancelled read is SendFileAsync's wake-up; its buffer held everything flushed before it.
+                if (result.IsCanceled && Interlocked.Exchange(ref _file, null) is { } file)
+                {
+                    var sent = 0L;
+                    try
+                    {
+                        sent = await SendFileChunksAsync(file);
+                    }
+                    finally
+                    {
+                        file.Done.TrySetResult(sent);
+                    }
+                }
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // The client went away (or a file could not be sent): the connection ends; Kestrel learns it from the
+            // abort and from its next flush (IsCompleted), and a waiting SendFileAsync from its result.
+            _connection.Abort(new ConnectionAbortedException("The connection's output failed: " + e.Message, e));
+            Interlocked.Exchange(ref _file, null)?.Done.TrySetResult(0);
+        }
+        finally
+        {
+            reader.Complete();
+        }
+    }
+
+    private ValueTask SendAsync(ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            var sending = _socket.SendAsync(buffer.First, SocketFlags.None);
+            return sending.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(sending.AsTask());
+        }
+        _segments.Clear();
+        foreach (var segment in buffer)
+        {
+            _segments.Add(MemoryMarshal.TryGetArray(segment, out var array) ? array : new ArraySegment<byte>(segment.ToArray()));
+        }
+        return new ValueTask(_socket.SendAsync(_segments, SocketFlags.None));
+    }
+
+    private async Task<long> SendFileChunksAsync(FileSend file)
+    {
+        using var timeout = new CancellationTokenSource();
+        await using var stalled = timeout.Token.Register(static state =>
+            ((ConnectionContext)state!).Abort(new ConnectionAbortedException("The client took no file bytes for send_timeout.")), _connection);
+        using var args = new SocketAsyncEventArgs();
+        var chunkSent = new ChunkCompletion(args);
+        long sent = 0;
+        while (sent < file.Count)
+        {
+            var chunk = (int)Math.Min(ChunkBytes, file.Count - sent);
+            if (file.Stream.Length < file.Offset + sent + chunk)
+            {
+                break; // it shrank: the caller closes the connection rather than end a body short of its Content-Length
+            }
+            args.SendPacketsElements = [new SendPacketsElement(file.Stream, file.Offset + sent, chunk, endOfPacket: false)];
+            timeout.CancelAfter(SendTimeout);
+            var done = await chunkSent.RunAsync(_socket);
+            if (done != chunk)
+            {
+                sent += Math.Max(done, 0);
+                break;
+            }
+            sent += done;
+            Interlocked.Add(ref s_bytesSent, done);
+        }
+        return sent;
+    }
+
+    /// <summary>One SendPacketsAsync at a time on a reused SocketAsyncEventArgs; the result is the bytes sent, or -1.</summary>
+    private sealed class ChunkCompletion
+    {
+        private readonly SocketAsyncEventArgs _args;
+        private TaskCompletionSource<int>? _pending;
+
+        public ChunkCompletion(SocketAsyncEventArgs args)
+        {
+            _args = args;
+            args.Completed += (_, a) => _pending!.TrySetResult(Result(a));
+        }
+
+        public Task<int> RunAsync(Socket socket)
+        {
+            // The send loop goes on where the kernel's completion arrives: no hop for it.
+            _pending = new TaskCompletionSource<int>();
+            return socket.SendPacketsAsync(_args) ? _pending.Task : Task.FromResult(Result(_args));
+        }
+
+        private static int Result(SocketAsyncEventArgs a) => a.SocketError == SocketError.Success ? a.BytesTransferred : -1;
+    }
+
+    private sealed record FileSend(FileStream Stream, long Offset, long Count)
+    {
+        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    // The PipeWriter Kestrel writes the connection's output into.
+
+    public override Memory<byte> GetMemory(int sizeHint = 0) =>
+        _discarding > 0 ? DiscardBuffer(sizeHint) : _pipe.Writer.GetMemory(sizeHint);
+
+    public override Span<byte> GetSpan(int sizeHint = 0) =>
+        _discarding > 0 ? DiscardBuffer(sizeHint).Span : _pipe.Writer.GetSpan(sizeHint);
+
+    private static Memory<byte> DiscardBuffer(int sizeHint) => sizeHint <= Discarded.Length ? Discarded : new byte[sizeHint];
+
+    public override void Advance(int bytes)
+    {
+        if (_discarding > 0)
+        {
+            _discarding -= bytes; // below zero when more was written: EndDiscard reports it
+            return;
+        }
+        _pipe.Writer.Advance(bytes);
+    }
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _pipe.Writer.FlushAsync(cancellationToken);
+
+    public override void CancelPendingFlush() => _pipe.Writer.CancelPendingFlush();
+
+    public override void Complete(Exception? exception = null) => _pipe.Writer.Complete(exception);
+
+    public override bool CanGetUnflushedBytes => _pipe.Writer.CanGetUnflushedBytes;
+
+    public override long UnflushedBytes => _pipe.Writer.UnflushedBytes;
+}

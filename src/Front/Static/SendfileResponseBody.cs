@@ -1,0 +1,72 @@
+using Gunicorn.Front.Listeners;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Gunicorn.Front.Static;
+
+/// <summary>
+/// The response body of a plaintext HTTP/1.1 request on a connection with a <see cref="SendfileOutput"/>: what the
+/// static files (and X-Accel-Redirect answers) send with <c>SendFileAsync</c> goes to the kernel with sendfile(2);
+/// every other write passes to Kestrel's body unchanged. Installed first, so that compression (when it applies)
+/// wraps it and compresses instead.
+/// </summary>
+public sealed class SendfileResponseBody(IHttpResponseBodyFeature inner, SendfileOutput output, HttpContext context) : IHttpResponseBodyFeature
+{
+    /// <summary>The request's body goes through sendfile when it can: HTTP/1.1 (HTTP/2 frames its data) on a connection with the loop.</summary>
+    public static void InstallFor(HttpContext context)
+    {
+        if (context.Features.Get<SendfileOutput>() is { } output && HttpProtocol.IsHttp11(context.Request.Protocol)
+            && context.Features.Get<IHttpResponseBodyFeature>() is { } inner)
+        {
+            var body = new SendfileResponseBody(inner, output, context);
+            context.Features.Set<IHttpResponseBodyFeature>(body);
+            context.Features.Set(body);
+        }
+    }
+
+    public Stream Stream => inner.Stream;
+
+    public System.IO.Pipelines.PipeWriter Writer => inner.Writer;
+
+    public void DisableBuffering() => inner.DisableBuffering();
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+    public Task CompleteAsync() => inner.CompleteAsync();
+
+    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+    {
+        await using var file = new FileStream(path, new FileStreamOptions
+        {
+            // SendPacketsElement takes only files opened for asynchronous I/O.
+            Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0,
+            Options = FileOptions.Asynchronous,
+        });
+        var length = count ?? file.Length - offset;
+        if (length <= 0)
+        {
+            return;
+        }
+        await inner.StartAsync(cancellationToken);
+        await inner.Writer.FlushAsync(cancellationToken);
+        var sent = await output.SendFileAsync(file, offset, length);
+        if (sent != length)
+        {
+            // The file shrank (or the client left): a body short of its Content-Length must not look complete.
+            context.Abort();
+            return;
+        }
+        // Kestrel counts the body as written (its Content-Length check, the access log) without copying it.
+        output.DiscardNext(length);
+        var writer = inner.Writer;
+        for (var claimed = 0L; claimed < length;)
+        {
+            var step = (int)Math.Min(writer.GetMemory().Length, length - claimed);
+            writer.Advance(step);
+            claimed += step;
+        }
+        if (!output.EndDiscard())
+        {
+            context.Abort();
+        }
+    }
+}
