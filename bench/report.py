@@ -97,10 +97,12 @@ def tables(data):
         "> workers for the WSGI scenarios, 2 workers for ASP.NET Core, 1 for static files. Machine load (1/5/15 min) before: %s, after: %s."
         % ("/".join("%.2f" % x for x in data["load_before"]), "/".join("%.2f" % x for x in data["load_after"])),
     ]
-    if data.get("rerun"):
-        lines.append("> Rerun on the final build of this round (`ONLY=... bench/bench.py`, same rounds, both setups again): %s;"
-                     " machine load before: %s, after: %s." % (", ".join(data["rerun"]["scenarios"]),
-                     "/".join("%.2f" % x for x in data["rerun"]["load_before"]), "/".join("%.2f" % x for x in data["rerun"]["load_after"])))
+    # Scenarios measured again after the full run (`ONLY=... bench/bench.py`), newest last; the tables show the newest.
+    for rerun in data.get("reruns") or ([data["rerun"]] if data.get("rerun") else []):
+        lines.append("> Rerun on %s (`ONLY=... bench/bench.py`, same rounds, both setups again): %s;"
+                     " machine load before: %s, after: %s." % (rerun.get("build", "the final build of this round"),
+                     ", ".join(rerun["scenarios"]),
+                     "/".join("%.2f" % x for x in rerun["load_before"]), "/".join("%.2f" % x for x in rerun["load_after"])))
     lines += [
         "> CPU/request is the CPU time of the server's process tree divided by requests (the stable figure on a busy",
         "> 2-core machine); front CPU/request counts only the front: our master, or nginx's processes.",

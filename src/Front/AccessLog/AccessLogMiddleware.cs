@@ -26,7 +26,7 @@ public sealed class AccessLogMiddleware(RequestDelegate next, AccessLogFormatter
             {
                 context.Response.Body = original;
             }
-            writer.Write(formatter.Format(new AccessLogEntry(context, started, timestamp, counting!.Count)));
+            await writer.WriteAsync(formatter.Format(new AccessLogEntry(context, started, timestamp, counting!.Count)));
         }
     }
 }

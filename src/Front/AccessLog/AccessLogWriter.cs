@@ -37,14 +37,9 @@ public sealed class AccessLogWriter : IAsyncDisposable
     /// <summary>Whether a configuration logs requests at all (gunicorn: an accesslog, or syslog taking access lines).</summary>
     public static bool IsWanted(string? path, SyslogTarget? syslog) => path is not null || syslog is { AccessLog: true };
 
-    public void Write(string line)
-    {
-        if (!_lines.Writer.TryWrite(line))
-        {
-            // The disk cannot keep up: wait rather than lose lines.
-            _lines.Writer.WriteAsync(line).AsTask().GetAwaiter().GetResult();
-        }
-    }
+    /// <summary>Queues a line; when the disk cannot keep up, the request waits (asynchronously: its event thread goes
+    /// on serving other connections) rather than lose the line.</summary>
+    public ValueTask WriteAsync(string line) => _lines.Writer.TryWrite(line) ? ValueTask.CompletedTask : _lines.Writer.WriteAsync(line);
 
     public void Reopen() => _reopen = true;
 

@@ -1,12 +1,15 @@
 using System.Net.Sockets;
 using System.Text;
+using System.Threading.Channels;
 
 namespace Gunicorn.Shared.Logging;
 
 /// <summary>
 /// Sends log lines to syslog as gunicorn's SysLogHandler does: <c>&lt;PRI&gt;TAG: LINE</c>, NUL-terminated on
-/// datagram sockets, newline-framed on streams. Never blocks a caller for long and never throws: a daemon that is
-/// down costs one warning on stderr, and a stream socket is reconnected on the next line after a failure.
+/// datagram sockets, newline-framed on streams. Never blocks a caller and never throws: callers queue their lines
+/// (a request's error line may be logged on the front's event thread) and one background task sends them, in order;
+/// a daemon that is down costs one warning on stderr, a stream socket is reconnected on a later line after a failure,
+/// and lines that find the queue full (syslog far behind) are dropped rather than held.
 /// </summary>
 public sealed class SyslogSender : IDisposable
 {
@@ -24,10 +27,41 @@ public sealed class SyslogSender : IDisposable
 
     private static readonly TimeSpan ConnectPatience = TimeSpan.FromSeconds(1);
 
+    private readonly Channel<(int Level, string Tag, string Line)> _queue = Channel.CreateBounded<(int, string, string)>(
+        new BoundedChannelOptions(4096) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Task _sending;
+
+    /// <summary>How long disposing (and the process's exit) waits for queued lines to leave.</summary>
+    private static readonly TimeSpan DrainPatience = TimeSpan.FromSeconds(1);
+
     public SyslogSender(SyslogAddress address, string facility)
     {
         _address = address;
         _facility = SyslogAddress.Facilities[facility];
+        _sending = Task.Run(SendQueuedAsync);
+        // The last lines (a shutdown's) still leave when the process exits without disposing the sender.
+        _onExit = (_, _) => Dispose();
+        AppDomain.CurrentDomain.ProcessExit += _onExit;
+    }
+
+    private readonly EventHandler _onExit;
+
+    private async Task SendQueuedAsync()
+    {
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (_queue.Reader.TryRead(out var item))
+            {
+                try
+                {
+                    SendNow(item.Level, item.Tag, item.Line);
+                }
+                catch (Exception)
+                {
+                    // SendNow reports what it expects; nothing else may stop the lines behind this one.
+                }
+            }
+        }
     }
 
     /// <summary>RFC 5424 severities for gunicorn's levels: debug, info, warning, error, critical.</summary>
@@ -37,7 +71,9 @@ public sealed class SyslogSender : IDisposable
     /// <summary>Set when a unix path without #TYPE turned out to be a stream socket.</summary>
     private bool _streamFallback;
 
-    public void Send(int level, string tag, string line)
+    public void Send(int level, string tag, string line) => _queue.Writer.TryWrite((level, tag, line));
+
+    private void SendNow(int level, string tag, string line)
     {
         var datagram = _address.Datagram && !_streamFallback;
         var text = $"<{_facility * 8 + Severities[level]}>{tag}: {line}{(datagram ? '\0' : '\n')}";
@@ -116,6 +152,11 @@ public sealed class SyslogSender : IDisposable
 
     public void Dispose()
     {
+        AppDomain.CurrentDomain.ProcessExit -= _onExit;
+        if (_queue.Writer.TryComplete())
+        {
+            _sending.Wait(DrainPatience);
+        }
         lock (_gate)
         {
             _disposed = true;

@@ -60,27 +60,8 @@ internal static class ResponseHeadParser
         var contentLength = -1L;
         bool chunked = false, otherCoding = false, close = http10, keepAlive = false;
         var rest = head[(lineLength + 1)..];
-        while (true)
+        while (NextField(ref rest, "header", out var nameBytes, out var valueBytes))
         {
-            var newline = rest.IndexOf((byte)'\n');
-            var line = TrimCr(rest[..newline]);
-            rest = rest[(newline + 1)..];
-            if (line.IsEmpty)
-            {
-                break;
-            }
-            var colon = line.IndexOf((byte)':');
-            if (colon <= 0 || line[..colon].ContainsAnyExcept(TokenBytes))
-            {
-                // Also an obs-fold continuation line (starts with a space): refused, as RFC 9112 lets a proxy do.
-                throw new WorkerProtocolException($"a malformed header line ({Describe(line)})");
-            }
-            var nameBytes = line[..colon];
-            var valueBytes = line[(colon + 1)..].Trim(" \t"u8);
-            if (valueBytes.IndexOfAny((byte)'\r', (byte)'\0') >= 0)
-            {
-                throw new WorkerProtocolException($"a control character in header {Encoding.ASCII.GetString(nameBytes)}");
-            }
             var name = KnownHeaderNames.Get(nameBytes);
             if (ReferenceEquals(name, KnownHeaderNames.ContentLength))
             {
@@ -138,23 +119,44 @@ internal static class ResponseHeadParser
     /// <summary>Parses a chunked body's trailer section (header lines up to the blank line) into the response's trailers.</summary>
     public static void ParseTrailers(ReadOnlySpan<byte> trailers, HttpResponseMessage response)
     {
-        while (!trailers.IsEmpty)
+        while (NextField(ref trailers, "trailer", out var name, out var value))
         {
-            var newline = trailers.IndexOf((byte)'\n');
-            var line = TrimCr(trailers[..newline]);
-            trailers = trailers[(newline + 1)..];
-            if (line.IsEmpty)
-            {
-                return;
-            }
-            var colon = line.IndexOf((byte)':');
-            if (colon <= 0 || line[..colon].ContainsAnyExcept(TokenBytes))
-            {
-                throw new WorkerProtocolException($"a malformed trailer line ({Describe(line)})");
-            }
-            response.TrailingHeaders.TryAddWithoutValidation(
-                KnownHeaderNames.Get(line[..colon]), Encoding.Latin1.GetString(line[(colon + 1)..].Trim(" \t"u8)));
+            response.TrailingHeaders.TryAddWithoutValidation(KnownHeaderNames.Get(name), Encoding.Latin1.GetString(value));
         }
+    }
+
+    /// <summary>
+    /// Takes the next field line (<c>name: value</c>) of a head or trailer section off <paramref name="rest"/>;
+    /// false at the blank line that ends the section. A line that is not a token, a colon and a value without
+    /// control characters is the worker's protocol error.
+    /// </summary>
+    private static bool NextField(ref ReadOnlySpan<byte> rest, string section, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    {
+        name = value = default;
+        if (rest.IsEmpty)
+        {
+            return false;
+        }
+        var newline = rest.IndexOf((byte)'\n');
+        var line = TrimCr(newline < 0 ? rest : rest[..newline]);
+        rest = newline < 0 ? default : rest[(newline + 1)..];
+        if (line.IsEmpty)
+        {
+            return false;
+        }
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0 || line[..colon].ContainsAnyExcept(TokenBytes))
+        {
+            // Also an obs-fold continuation line (starts with a space): refused, as RFC 9112 lets a proxy do.
+            throw new WorkerProtocolException($"a malformed {section} line ({Describe(line)})");
+        }
+        name = line[..colon];
+        value = line[(colon + 1)..].Trim(" \t"u8);
+        if (value.IndexOfAny((byte)'\r', (byte)'\0') >= 0)
+        {
+            throw new WorkerProtocolException($"a control character in {section} {Encoding.ASCII.GetString(name)}");
+        }
+        return true;
     }
 
     private static (int Status, bool Http10) ParseStatusLine(ReadOnlySpan<byte> line, HttpResponseMessage response)
