@@ -27,6 +27,8 @@ def targets(data):
 
     check("static 1 KiB: req/s >= 1.0x nginx", ratio(data, "static-1k", "rps"), lambda v: v >= 1.0, "%.2fx")
     check("static 1 MiB: MiB/s >= 1.0x nginx", ratio(data, "static-1m", "mib_per_s"), lambda v: v >= 1.0, "%.2fx")
+    check("static 1 MiB: CPU/request <= 1.2x nginx's", ratio(data, "static-1m", "cpu_us_per_request"), lambda v: v <= 1.2,
+          "%.2fx")
     check("100 KiB HTML, gzip level 6 on the fly: req/s >= 0.8x nginx", ratio(data, "gzip-100k", "rps"),
           lambda v: v >= 0.8, "%.2fx")
     check("100 KiB HTML, gzip level 6 with the compressed cache: req/s >= 1.0x nginx", ratio(data, "gzip-100k-cached", "rps"),
