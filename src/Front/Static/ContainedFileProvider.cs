@@ -19,7 +19,9 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
     public const long CacheLimit = 64 * 1024;
 
     private readonly string _root = Path.TrimEndingDirectorySeparator(RealPath(root));
-    private readonly PhysicalFileProvider _inner = new(root, ExclusionFilters.Sensitive);
+    // Dot-prefixed names are refused. On Linux that is all Sensitive adds (Hidden means a leading dot, System is never
+    // set), and asking for the other two reads the file's attributes, a geteuid(2) per request.
+    private readonly PhysicalFileProvider _inner = new(root, ExclusionFilters.DotPrefixed);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedFile> _cache = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (bool Inside, long CheckedAt)> _containment = new();
 
@@ -52,8 +54,21 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
     public IChangeToken Watch(string filter) => NullChangeToken.Singleton;
 
     /// <summary>Backslashes and NUL never name a file here; dot segments are resolved by Kestrel before we see them.</summary>
-    private static bool IsSafe(string subpath) =>
-        !subpath.Contains('\\') && !subpath.Contains('\0') && !subpath.Split('/').Contains("..");
+    private static bool IsSafe(string subpath)
+    {
+        if (subpath.AsSpan().IndexOfAny('\\', '\0') >= 0)
+        {
+            return false;
+        }
+        foreach (var segment in subpath.AsSpan().Split('/'))
+        {
+            if (subpath.AsSpan()[segment] is "..")
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     private bool IsInsideRoot(string physicalPath)
     {

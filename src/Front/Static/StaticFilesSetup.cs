@@ -37,19 +37,28 @@ public static class StaticFilesSetup
     private static void ServeFiles(IApplicationBuilder branch, StaticMapping mapping)
     {
         var files = new ContainedFileProvider(mapping.Root);
-        if (mapping.Index is { } index)
-        {
-            branch.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, DefaultFileNames = [index] });
-        }
-        branch.Use((context, next) => PreferPrecompressed(context, next, files));
-        branch.Use((context, next) => Hosting.OffEventThread.ForLargeFilesAsync(context, next, files));
-        branch.UseStaticFiles(new StaticFileOptions
+        var options = new StaticFileOptions
         {
             FileProvider = files,
             ServeUnknownFileTypes = true,
             OnPrepareResponse = prepared => Prepare(prepared.Context, mapping),
-        });
+        };
+        // Files first: a file's request then costs one lookup; only a URL that names no file asks whether it is a
+        // directory with an index file (or without its trailing slash, redirected), then serves that.
+        UseFiles(branch, files, options);
+        if (mapping.Index is { } index)
+        {
+            branch.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files, DefaultFileNames = [index] });
+            UseFiles(branch, files, options);
+        }
         branch.Run(NotFoundOrNotAllowed);
+    }
+
+    private static void UseFiles(IApplicationBuilder branch, ContainedFileProvider files, StaticFileOptions options)
+    {
+        branch.Use((context, next) => PreferPrecompressed(context, next, files));
+        branch.Use((context, next) => Hosting.OffEventThread.ForLargeFilesAsync(context, next, files));
+        branch.UseStaticFiles(options);
     }
 
     private static Task NotFoundOrNotAllowed(HttpContext context)

@@ -28,6 +28,7 @@ public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<Static
                 gz.Write("/* precompressed */"u8);
             }
             File.WriteAllText(Path.Combine(secret, "key.txt"), "top secret");
+            File.WriteAllText(Path.Combine(pub, ".env"), "DATABASE_PASSWORD=hunter2");
             File.CreateSymbolicLink(Path.Combine(pub, "escape.txt"), Path.Combine(secret, "key.txt"));
             File.CreateSymbolicLink(Path.Combine(pub, "inside.txt"), Path.Combine(pub, "hello.txt"));
             File.WriteAllText(Path.Combine(Directory, "gunicorn.yaml"), """
@@ -70,9 +71,14 @@ public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<Static
     }
 
     [Fact]
-    public async Task DirectoryUrl_ServesTheIndexFile()
+    public async Task DirectoryUrl_ServesTheIndexFile_AndWithoutItsSlashIsRedirected()
     {
         Assert.Equal("<h1>docs</h1>", await Client.GetStringAsync("/static/docs/"));
+        using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = Client.BaseAddress };
+        var bare = await noRedirects.GetAsync("/static/docs?page=2");
+        Assert.Equal(HttpStatusCode.MovedPermanently, bare.StatusCode);
+        Assert.EndsWith("/static/docs/?page=2", bare.Headers.Location!.ToString());
+        Assert.Equal(HttpStatusCode.NotFound, (await noRedirects.GetAsync("/static/docs/missing/")).StatusCode);
     }
 
     [Fact]
@@ -120,5 +126,13 @@ public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<Static
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.DoesNotContain("\"pid\"", await missing.Content.ReadAsStringAsync());
         Assert.Contains("\"pid\"", await Client.GetStringAsync("/elsewhere"));
+    }
+
+    [Fact]
+    public async Task DotFiles_AreNotServed()
+    {
+        var dotFile = await Client.GetAsync("/static/.env");
+        Assert.Equal(HttpStatusCode.NotFound, dotFile.StatusCode);
+        Assert.DoesNotContain("hunter2", await dotFile.Content.ReadAsStringAsync());
     }
 }
