@@ -9,7 +9,8 @@ namespace Gunicorn.Front.HttpFeatures;
 /// nginx's <c>gzip</c> (and ngx_brotli's <c>brotli</c>) through ASP.NET Core's response compression middleware:
 /// Accept-Encoding negotiation with q-values (<c>identity;q=0</c>, <c>*</c>), <c>Vary: Accept-Encoding</c>, and
 /// no compression for ranges or already-encoded bodies come from the library; this adds nginx's rules on top
-/// (<c>gzip_min_length</c>, <c>no-transform</c>, bodiless answers) and the exact levels of the settings.
+/// (<c>gzip_min_length</c>, <c>no-transform</c>, bodiless answers, a weak ETag on what it compressed) and the exact
+/// levels of the settings.
 /// </summary>
 public static class Compression
 {
@@ -46,7 +47,29 @@ public static class Compression
             {
                 return false;
             }
-            return base.ShouldCompressResponse(context);
+            if (!base.ShouldCompressResponse(context))
+            {
+                return false;
+            }
+            if (GetCompressionProvider(context) is not null)
+            {
+                WeakenETag(response);
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// A compressed body is not the bytes a strong ETag names, so, as nginx does when it compresses, the ETag
+        /// becomes weak: If-None-Match (weak comparison) still revalidates, and If-Range (strong comparison) never
+        /// has ranges of the identity file spliced into a compressed copy.
+        /// </summary>
+        private static void WeakenETag(HttpResponse response)
+        {
+            var etag = response.Headers.ETag.ToString();
+            if (etag.Length > 0 && !etag.StartsWith("W/", StringComparison.Ordinal))
+            {
+                response.Headers.ETag = "W/" + etag;
+            }
         }
     }
 

@@ -43,6 +43,7 @@ public static class StaticFilesSetup
             ServeUnknownFileTypes = true,
             OnPrepareResponse = prepared => Prepare(prepared.Context, mapping),
         };
+        branch.Use(CompareIfNoneMatchWeakly);
         // Files first: a file's request then costs one lookup; only a URL that names no file asks whether it is a
         // directory with an index file (or without its trailing slash, redirected), then serves that.
         UseFiles(branch, files, options);
@@ -52,6 +53,20 @@ public static class StaticFilesSetup
             UseFiles(branch, files, options);
         }
         branch.Run(NotFoundOrNotAllowed);
+    }
+
+    /// <summary>
+    /// If-None-Match compares entity tags weakly (RFC 9110, 13.1.2), the static files handler strongly: without this, a
+    /// client holding a compressed copy (whose tag is weak, see Compression) would never get its 304.
+    /// </summary>
+    private static Task CompareIfNoneMatchWeakly(HttpContext context, Func<Task> next)
+    {
+        var headers = context.Request.Headers;
+        if (headers.IfNoneMatch.Count > 0 && EntityTagHeaderValue.TryParseList(headers.IfNoneMatch, out var tags) && tags.Any(t => t.IsWeak))
+        {
+            headers.IfNoneMatch = string.Join(", ", tags.Select(t => t.Tag.ToString()));
+        }
+        return next();
     }
 
     private static void UseFiles(IApplicationBuilder branch, ContainedFileProvider files, StaticFileOptions options)

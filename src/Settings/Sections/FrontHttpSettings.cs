@@ -20,8 +20,9 @@ public static class FrontHttpSettings
             Compress responses (from the app and static files) with gzip for clients that accept it, as nginx's
             `gzip on`. Never compressed: ranges, `Cache-Control: no-transform`, bodies that already have a
             `Content-Encoding`, bodies shorter than `gzip_min_length`, types outside `gzip_types`, HEAD and 1xx/204/304
-            answers. Compressed responses say `Vary: Accept-Encoding`. A static file is compressed once per version
-            (its ETag) and then served from memory.
+            answers. Compressed responses say `Vary: Accept-Encoding`, and their ETag is made weak (`W/"..."`), as
+            nginx does: If-None-Match still revalidates them, If-Range never mixes them with the identity body. A
+            static file is compressed once per version (its ETag) and then served from memory.
             """,
     };
 

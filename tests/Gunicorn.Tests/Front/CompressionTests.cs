@@ -179,6 +179,40 @@ public class CompressionTests(CompressionTests.Site site) : IClassFixture<Compre
         Assert.Equal(HttpStatusCode.OK, conditional.StatusCode); // the ETag changed with the edit
     }
 
+    [Fact]
+    public async Task CompressedAnswers_CarryAWeakETag_ThatRevalidatesButNeverSplicesRanges()
+    {
+        var identity = await GetAsync("/static/page.html", null);
+        var strong = identity.Headers.ETag!;
+        Assert.False(strong.IsWeak);
+        // On the fly, then from the compressed cache: the same weak tag, the identity answer keeps its strong one.
+        foreach (var _ in new[] { 1, 2 })
+        {
+            var compressed = await GetAsync("/static/page.html", "gzip");
+            Assert.Equal(["gzip"], compressed.Content.Headers.ContentEncoding);
+            Assert.Equal(new EntityTagHeaderValue(strong.Tag, isWeak: true), compressed.Headers.ETag);
+        }
+
+        // If-None-Match compares weakly: the compressed copy a client holds is still current.
+        var revalidated = await GetAsync("/static/page.html", "gzip", r => r.Headers.TryAddWithoutValidation("If-None-Match", "W/" + strong.Tag));
+        Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+        // If-Range compares strongly: a range against the compressed copy's tag gets the whole identity body, never
+        // bytes of the identity file to append to compressed ones.
+        var ranged = await GetAsync("/static/page.html", "gzip", r =>
+        {
+            r.Headers.TryAddWithoutValidation("If-Range", "W/" + strong.Tag);
+            r.Headers.Range = new RangeHeaderValue(100, 199);
+        });
+        Assert.Equal(HttpStatusCode.OK, ranged.StatusCode);
+        var whole = await ranged.Content.ReadAsByteArrayAsync();
+        Assert.Equal(site.Page, ranged.Content.Headers.ContentEncoding.Count == 0 ? whole : Decode(ranged.Content.Headers.ContentEncoding.Single(), whole));
+        Assert.Equal(HttpStatusCode.PartialContent, (await GetAsync("/static/page.html", null, r =>
+        {
+            r.Headers.TryAddWithoutValidation("If-Range", strong.Tag);
+            r.Headers.Range = new RangeHeaderValue(100, 199);
+        })).StatusCode);
+    }
+
     [SkippableTheory]
     [InlineData("gzip")]
     [InlineData("br")]
