@@ -98,7 +98,9 @@ public sealed class CompressedStaticCache : IDisposable
             {
                 return null;
             }
-            return $"{coding.EncodingName}\n{file.PhysicalPath}\n{file.Length}\n{file.LastModified.UtcTicks}";
+            // The URL names the file: small files come from memory without a physical path, and two of them with the
+            // same size and mtime (an unpacked archive, a reproducible build) must not share an entry.
+            return $"{coding.EncodingName}\n{request.Path.Value}\n{file.Length}\n{file.LastModified.UtcTicks}";
         }
         return null;
     }

@@ -19,9 +19,8 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
     public const long CacheLimit = 64 * 1024;
 
     private readonly string _root = Path.TrimEndingDirectorySeparator(RealPath(root));
-    // Dot-prefixed names are refused. On Linux that is all Sensitive adds (Hidden means a leading dot, System is never
-    // set), and asking for the other two reads the file's attributes, a geteuid(2) per request.
-    private readonly PhysicalFileProvider _inner = new(root, ExclusionFilters.DotPrefixed);
+    // Dot-named segments are refused by IsSafe, anywhere in the path; the library's filters look only at the last name.
+    private readonly PhysicalFileProvider _inner = new(root, ExclusionFilters.None);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CachedFile> _cache = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (bool Inside, long CheckedAt)> _containment = new();
 
@@ -53,16 +52,23 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
 
     public IChangeToken Watch(string filter) => NullChangeToken.Singleton;
 
-    /// <summary>Backslashes and NUL never name a file here; dot segments are resolved by Kestrel before we see them.</summary>
+    /// <summary>
+    /// Backslashes and NUL never name a file here, nor does a segment starting with a dot: <c>..</c> (Kestrel resolves
+    /// dot segments before we see them, X-Accel-Redirect targets are ours to check) and hidden names such as
+    /// <c>.env</c> or <c>.git/config</c>, wherever they are in the path. <c>.well-known</c> (RFC 8615: ACME challenges,
+    /// security.txt) is the one dot name that is meant to be public.
+    /// </summary>
     private static bool IsSafe(string subpath)
     {
-        if (subpath.AsSpan().IndexOfAny('\\', '\0') >= 0)
+        var path = subpath.AsSpan();
+        if (path.IndexOfAny('\\', '\0') >= 0)
         {
             return false;
         }
-        foreach (var segment in subpath.AsSpan().Split('/'))
+        foreach (var range in path.Split('/'))
         {
-            if (subpath.AsSpan()[segment] is "..")
+            var segment = path[range];
+            if (segment.StartsWith('.') && !segment.SequenceEqual(".well-known"))
             {
                 return false;
             }

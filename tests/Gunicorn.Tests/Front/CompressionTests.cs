@@ -180,6 +180,31 @@ public class CompressionTests(CompressionTests.Site site) : IClassFixture<Compre
     }
 
     [Fact]
+    public async Task FilesOfTheSameSizeAndMtime_KeepTheirOwnCompressedCopies()
+    {
+        // An unpacked archive or a reproducible build: same length, same mtime, different bytes.
+        var stamp = DateTime.UtcNow.AddHours(-1);
+        var bodies = new Dictionary<string, byte[]>();
+        foreach (var name in new[] { "twin-a.html", "twin-b.html" })
+        {
+            bodies[name] = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat($"<p>{name}</p>\n", 300)));
+            var file = Path.Combine(site.Directory, "public", name);
+            File.WriteAllBytes(file, bodies[name]);
+            File.SetLastWriteTimeUtc(file, stamp);
+        }
+        foreach (var round in new[] { 1, 2 })
+        {
+            foreach (var (name, body) in bodies)
+            {
+                var response = await GetAsync("/static/" + name, "gzip");
+                Assert.Equal(["gzip"], response.Content.Headers.ContentEncoding);
+                var decoded = Decode("gzip", await response.Content.ReadAsByteArrayAsync());
+                Assert.True(body.SequenceEqual(decoded), $"{name}, round {round}: another file's body");
+            }
+        }
+    }
+
+    [Fact]
     public async Task CompressedAnswers_CarryAWeakETag_ThatRevalidatesButNeverSplicesRanges()
     {
         var identity = await GetAsync("/static/page.html", null);

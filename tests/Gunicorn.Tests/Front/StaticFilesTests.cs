@@ -29,6 +29,12 @@ public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<Static
             }
             File.WriteAllText(Path.Combine(secret, "key.txt"), "top secret");
             File.WriteAllText(Path.Combine(pub, ".env"), "DATABASE_PASSWORD=hunter2");
+            System.IO.Directory.CreateDirectory(Path.Combine(pub, ".git"));
+            File.WriteAllText(Path.Combine(pub, ".git", "config"), "[remote] url = hunter2");
+            System.IO.Directory.CreateDirectory(Path.Combine(pub, ".private"));
+            File.WriteAllText(Path.Combine(pub, ".private", "index.html"), "hunter2");
+            System.IO.Directory.CreateDirectory(Path.Combine(pub, ".well-known"));
+            File.WriteAllText(Path.Combine(pub, ".well-known", "security.txt"), "Contact: mailto:security@example.com");
             File.CreateSymbolicLink(Path.Combine(pub, "escape.txt"), Path.Combine(secret, "key.txt"));
             File.CreateSymbolicLink(Path.Combine(pub, "inside.txt"), Path.Combine(pub, "hello.txt"));
             File.WriteAllText(Path.Combine(Directory, "gunicorn.yaml"), """
@@ -129,10 +135,14 @@ public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<Static
     }
 
     [Fact]
-    public async Task DotFiles_AreNotServed()
+    public async Task DotNames_AreNotServed_WhereverTheyAre_ExceptWellKnown()
     {
-        var dotFile = await Client.GetAsync("/static/.env");
-        Assert.Equal(HttpStatusCode.NotFound, dotFile.StatusCode);
-        Assert.DoesNotContain("hunter2", await dotFile.Content.ReadAsStringAsync());
+        foreach (var path in new[] { "/static/.env", "/static/.git/config", "/static/.private/", "/static/.private/index.html" })
+        {
+            var hidden = await Client.GetAsync(path);
+            Assert.True(hidden.StatusCode == HttpStatusCode.NotFound, $"{path}: {hidden.StatusCode}");
+            Assert.DoesNotContain("hunter2", await hidden.Content.ReadAsStringAsync());
+        }
+        Assert.StartsWith("Contact:", await Client.GetStringAsync("/static/.well-known/security.txt"));
     }
 }
