@@ -90,6 +90,37 @@ public sealed class SendfileOutput : PipeWriter
         return send.Done.Task;
     }
 
+    /// <summary>
+    /// Holds what is sent next in the kernel until the file that follows is on the socket (TCP_CORK, nginx's
+    /// <c>tcp_nopush</c>): the head leaves in the file's first full segment instead of a packet of its own. The send
+    /// loop lets go after the file (<see cref="LetGo"/> does when the file is not sent after all).
+    /// </summary>
+    public void HoldUntilFileSent() => SetCork(1);
+
+    public void LetGo() => SetCork(0);
+
+    private void SetCork(int on)
+    {
+        if (_socket.ProtocolType != ProtocolType.Tcp)
+        {
+            return;
+        }
+        // TCP_CORK is not among SocketOptionName's names (their numbers are translated, 3 means TCP_KEEPIDLE): raw.
+        Span<byte> value = stackalloc byte[sizeof(int)];
+        BitConverter.TryWriteBytes(value, on);
+        try
+        {
+            _socket.SetRawSocketOption(IpProtocolTcp, TcpCork, value);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // A connection that is gone has nothing left to hold.
+        }
+    }
+
+    private const int IpProtocolTcp = 6;
+    private const int TcpCork = 3;
+
     /// <summary>The next <paramref name="count"/> bytes written are the file's body, already sent: drop them.</summary>
     public void DiscardNext(long count) => _discarding = count;
 
@@ -125,6 +156,7 @@ public sealed class SendfileOutput : PipeWriter
                     }
                     finally
                     {
+                        LetGo();
                         file.Done.TrySetResult(sent);
                     }
                 }

@@ -46,8 +46,17 @@ public sealed class SendfileResponseBody(IHttpResponseBodyFeature inner, Sendfil
         {
             return;
         }
-        await inner.StartAsync(cancellationToken);
-        await inner.Writer.FlushAsync(cancellationToken);
+        output.HoldUntilFileSent();
+        try
+        {
+            await inner.StartAsync(cancellationToken);
+            await inner.Writer.FlushAsync(cancellationToken);
+        }
+        catch
+        {
+            output.LetGo();
+            throw;
+        }
         var sent = await output.SendFileAsync(file, offset, length);
         if (sent != length)
         {
