@@ -18,8 +18,8 @@ public static class FrontStaticSettings
             URL prefixes served from directories by the front tier, before any request is forwarded. In YAML, a
             mapping from prefix to directory, or to `{root, index, cache_control, internal}`; on the command line
             `--static /static=./public`, repeatable. Relative directories are relative to the config file. Files
-            win over the app for their prefix; paths leaving the root (`..`, symlinks) are refused, and so are dot-named files
-            and directories (`.env`, `.git/`) except `.well-known` (nginx serves them unless denied).
+            win over the app for their prefix; paths leaving the root (`..`, symlinks) are refused, and so are
+            dot-named files and directories (`.env`, `.git/`) except `.well-known` (nginx serves them unless denied).
 
             A worker answer with `X-Accel-Redirect: /prefix/file` (a URI under a mapped prefix) or `X-Sendfile:
             /absolute/path` (a file under a mapped root) is served from these mappings, as nginx does: the front
