@@ -19,6 +19,18 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
     private static readonly string[] ForwardingHeaders =
         ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded", "X-Real-IP"];
 
+    /// <summary>Headers an untrusted client may not set: they would speak for the front (address, scheme, host).</summary>
+    private readonly string[] _untrustedHeaders =
+        [.. ForwardingHeaders.Concat(proxy.SecureSchemeHeaders.Keys).Concat(proxy.ForwarderHeaders).Distinct(StringComparer.OrdinalIgnoreCase)];
+
+    private static void RemoveIfSent(HttpRequest request, System.Net.Http.Headers.HttpRequestHeaders headers, string name)
+    {
+        if (request.Headers.ContainsKey(name))
+        {
+            headers.Remove(name);
+        }
+    }
+
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest,
         string destinationPrefix, CancellationToken cancellationToken)
     {
@@ -36,21 +48,24 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
         var request = httpContext.Request;
         var clientFor = identity.Trusted ? request.Headers["X-Forwarded-For"].ToString() : "";
         var clientHost = identity.Trusted ? request.Headers["X-Forwarded-Host"].ToString() : "";
+        // The request's headers are the client's, copied by the base: only a header the client sent can need removing.
+        // Asking the client's headers (Kestrel's, a field or an empty dictionary for these) first saves a parse of the
+        // name per header on the copy, about ten per request.
         if (!identity.Trusted)
         {
-            foreach (var name in ForwardingHeaders.Concat(proxy.SecureSchemeHeaders.Keys).Concat(proxy.ForwarderHeaders))
+            foreach (var name in _untrustedHeaders)
             {
-                headers.Remove(name);
+                RemoveIfSent(request, headers, name);
             }
         }
-        headers.Remove(WorkerContract.PeerHeader);
+        RemoveIfSent(request, headers, WorkerContract.PeerHeader);
         if (identity.PeerAddress is { } address)
         {
             headers.TryAddWithoutValidation(WorkerContract.PeerHeader, $"{address} {httpContext.Connection.RemotePort}");
         }
-        headers.Remove("X-Forwarded-For");
-        headers.Remove("X-Forwarded-Proto");
-        headers.Remove("X-Forwarded-Host");
+        RemoveIfSent(request, headers, "X-Forwarded-For");
+        RemoveIfSent(request, headers, "X-Forwarded-Proto");
+        RemoveIfSent(request, headers, "X-Forwarded-Host");
         if (identity.PeerAddress is { } peer)
         {
             headers.TryAddWithoutValidation("X-Forwarded-For", clientFor.Length > 0 ? $"{clientFor}, {peer}" : peer);
@@ -58,8 +73,11 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
         headers.TryAddWithoutValidation("X-Forwarded-Proto", identity.Scheme);
         var host = request.Host.HasValue ? request.Host.Value! : LocalAuthority(httpContext);
         headers.TryAddWithoutValidation("X-Forwarded-Host", clientHost.Length > 0 ? clientHost : host);
-        // An HTTP/1.0 request may come without Host; the worker then sees the address the client connected to.
-        headers.Host = host;
+        // An HTTP/1.0 request may come without Host; the worker then sees the address the client connected to. Kestrel
+        // has validated the client's Host, so it is set as it is (the Host property would parse it again, 2-3% of the
+        // front's CPU per proxied request).
+        headers.Remove("Host");
+        headers.TryAddWithoutValidation("Host", host);
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse,
