@@ -71,7 +71,8 @@ public sealed class FrontTransformer(ProxyConfig proxy) : HttpTransformer
             headers.TryAddWithoutValidation("X-Forwarded-For", clientFor.Length > 0 ? $"{clientFor}, {peer}" : peer);
         }
         headers.TryAddWithoutValidation("X-Forwarded-Proto", identity.Scheme);
-        var host = request.Host.HasValue ? request.Host.Value! : LocalAuthority(httpContext);
+        // The Host line as the client sent it (Kestrel validated it): request.Host would parse and decode it again.
+        var host = request.Headers.Host.ToString() is { Length: > 0 } sent ? sent : LocalAuthority(httpContext);
         headers.TryAddWithoutValidation("X-Forwarded-Host", clientHost.Length > 0 ? clientHost : host);
         // An HTTP/1.0 request may come without Host; the worker then sees the address the client connected to. Kestrel
         // has validated the client's Host, so it is set as it is (the Host property would parse it again, 2-3% of the

@@ -74,7 +74,9 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         {
             throw new WorkerGoneException(key);
         }
-        var connection = pool.TryRent() ?? await ConnectAsync(pool, cancellationToken);
+        // A request that may be sent again (see the catch below) finds out on the wire whether its pooled connection
+        // is still open; any other is only sent on a connection checked open.
+        var connection = pool.TryRent(checkOpen: !CanSendAgain(request)) ?? await ConnectAsync(pool, cancellationToken);
         while (true)
         {
             try
@@ -161,8 +163,7 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
             catch (Exception e) when (ClosedUnanswered(connection, e))
             {
                 connection.Dispose();
-                if (!connection.Reused || request.Content is not null || !IsSafeToRepeat(request.Method)
-                    || cancellationToken.IsCancellationRequested)
+                if (!connection.Reused || !CanSendAgain(request) || cancellationToken.IsCancellationRequested)
                 {
                     throw e as ClosedWithoutAnswerException ?? new ClosedWithoutAnswerException(e);
                 }
@@ -184,8 +185,9 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
     /// Methods sent once more when a kept-alive connection was closed under them: a worker that read the request and
     /// then died may have acted on it, so only requests that are safe to repeat (the forwarding handler's rule).
     /// </summary>
-    private static bool IsSafeToRepeat(HttpMethod method) =>
-        method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options;
+    private static bool CanSendAgain(HttpRequestMessage request) =>
+        request.Content is null
+        && (request.Method == HttpMethod.Get || request.Method == HttpMethod.Head || request.Method == HttpMethod.Options);
 
     /// <summary>The worker ended the connection (end of stream, or a reset) before a byte of its answer arrived.</summary>
     private static bool ClosedUnanswered(WorkerConnection connection, Exception e) =>

@@ -32,8 +32,12 @@ internal sealed class WorkerPool(string key, string path)
         }
     }
 
-    /// <summary>An idle connection that is still open, or null (the caller connects a new one).</summary>
-    public WorkerConnection? TryRent()
+    /// <summary>
+    /// An idle connection, or null (the caller connects a new one). With <paramref name="checkOpen"/> it is first asked
+    /// whether the worker closed it while it was idle (a poll(2), a syscall per request); without, a closed one is found
+    /// when the request goes out, and only a request that may be sent again may skip the check.
+    /// </summary>
+    public WorkerConnection? TryRent(bool checkOpen)
     {
         while (true)
         {
@@ -45,7 +49,7 @@ internal sealed class WorkerPool(string key, string path)
                     return null;
                 }
             }
-            if (connection.IsIdleAndOpen())
+            if (!checkOpen || connection.IsIdleAndOpen())
             {
                 return connection;
             }
