@@ -195,7 +195,8 @@ public sealed partial class Arbiter
             Syslog: config.Logging.Syslog,
             ForwarderHeaders: config.Proxy.ForwarderHeaders,
             Statsd: config.Statsd.Host is { } statsd ? new(statsd, config.Statsd.Prefix, config.Statsd.DogstatsdTags) : null,
-            Asgi: pool.WorkerClass == WorkerContract.Asgi ? config.App.Asgi : null);
+            Asgi: pool.WorkerClass == WorkerContract.Asgi ? config.App.Asgi : null,
+            BatchScheduling: pool.BatchScheduling);
         generation.Hooks.Run("pre_fork", config.Hooks.PreFork, new Dictionary<string, string> { ["GUNICORN_WORKER_AGE"] = age.ToString() });
         WorkerHandle worker;
         try

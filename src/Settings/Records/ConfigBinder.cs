@@ -72,7 +72,8 @@ public static class ConfigBinder
             s.Get(ServerMechanicsSettings.InitGroups),
             s.Get(ServerMechanicsSettings.Umask),
             s.Get(ServerMechanicsSettings.RawEnv),
-            s.Get(DebuggingSettings.DotnetDiagnostics)),
+            s.Get(DebuggingSettings.DotnetDiagnostics),
+            s.Get(WorkerProcessSettings.WorkerBatchScheduling)),
         new AppConfig(
             s.Get(ConfigFileSettings.WsgiApp),
             s.Path(ServerMechanicsSettings.Chdir)!,

@@ -80,7 +80,8 @@ public sealed record WorkerPoolConfig(
     bool InitGroups,
     int Umask,
     IReadOnlyList<string> RawEnv,
-    bool DotnetDiagnostics = false)
+    bool DotnetDiagnostics = false,
+    bool BatchScheduling = true)
 {
     /// <summary>How many requests the front sends one worker at once.</summary>
     public int ConcurrencyPerWorker => WorkerClass switch

