@@ -220,7 +220,8 @@ public sealed class ForwardingHandler(
     private async Task ForwardAsync(HttpContext context)
     {
         var (first, worker) = await AttemptAsync(context, previous: null);
-        if (first == Attempt.Done)
+        // A client that went away ends here too: the pipeline would not replay an outcome under a cancelled token.
+        if (first == Attempt.Done || context.RequestAborted.IsCancellationRequested)
         {
             return;
         }

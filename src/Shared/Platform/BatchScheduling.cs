@@ -24,30 +24,51 @@ public static partial class BatchScheduling
     [LibraryImport("libc", EntryPoint = "sched_getscheduler", SetLastError = true)]
     private static partial int SchedGetScheduler(int pid);
 
+    private const int SchedOther = 0;
+
     /// <summary>
     /// Puts every thread of this process under SCHED_BATCH (threads started later, and programs it executes, inherit
-    /// it from their creator). Returns null, or the error of the first thread that refused (no privilege is needed to
-    /// move from the normal policy to SCHED_BATCH, but a seccomp filter or a container may forbid it).
+    /// it from their creator). A process the operator started under another policy (chrt, systemd's
+    /// CPUSchedulingPolicy) keeps it. Returns null, or why it could not be done (no privilege is needed to move from
+    /// the normal policy to SCHED_BATCH, but a seccomp filter or a sandbox without /proc may forbid it).
     /// </summary>
     public static string? ApplyToThisProcess()
     {
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        if (SchedGetScheduler(0) != SchedOther)
         {
-            if (!int.TryParse(Path.GetFileName(task), out var tid))
+            return null;
+        }
+        try
+        {
+            // A thread started by one not yet switched while the list was read would be missed: read until a pass
+            // finds no thread it has not seen.
+            var done = new HashSet<int>();
+            bool foundNew;
+            do
             {
-                continue;
-            }
-            var param = new SchedParam { Priority = 0 };
-            if (SchedSetScheduler(tid, SchedBatch, ref param) != 0)
-            {
-                var error = Marshal.GetLastPInvokeError();
-                if (error != 3) // ESRCH: the thread ended meanwhile
+                foundNew = false;
+                foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
                 {
-                    return Marshal.GetPInvokeErrorMessage(error);
+                    if (!int.TryParse(Path.GetFileName(task), out var tid) || !done.Add(tid))
+                    {
+                        continue;
+                    }
+                    foundNew = true;
+                    var param = new SchedParam { Priority = 0 };
+                    if (SchedSetScheduler(tid, SchedBatch, ref param) != 0 && Marshal.GetLastPInvokeError() is var error
+                        && error != 3) // ESRCH: the thread ended meanwhile
+                    {
+                        return Marshal.GetPInvokeErrorMessage(error);
+                    }
                 }
             }
+            while (foundNew);
+            return null;
         }
-        return null;
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
     }
 
     /// <summary>Whether the process (its main thread) runs under SCHED_BATCH.</summary>

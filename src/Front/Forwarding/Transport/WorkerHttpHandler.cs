@@ -74,9 +74,7 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         {
             throw new WorkerGoneException(key);
         }
-        // A request that may be sent again (see the catch below) finds out on the wire whether its pooled connection
-        // is still open; any other is only sent on a connection checked open.
-        var connection = pool.TryRent(checkOpen: !CanSendAgain(request)) ?? await ConnectAsync(pool, cancellationToken);
+        var connection = pool.TryRent() ?? await ConnectAsync(pool, cancellationToken);
         while (true)
         {
             try

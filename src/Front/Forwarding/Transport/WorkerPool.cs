@@ -33,11 +33,11 @@ internal sealed class WorkerPool(string key, string path)
     }
 
     /// <summary>
-    /// An idle connection, or null (the caller connects a new one). With <paramref name="checkOpen"/> it is first asked
-    /// whether the worker closed it while it was idle (a poll(2), a syscall per request); without, a closed one is found
-    /// when the request goes out, and only a request that may be sent again may skip the check.
+    /// An idle connection that is still open and has nothing waiting to be read, or null (the caller connects a new
+    /// one). The poll(2) costs a syscall per request, but it is also what keeps bytes a worker sent past a response's
+    /// framing from being read as the next request's response, so every request pays it.
     /// </summary>
-    public WorkerConnection? TryRent(bool checkOpen)
+    public WorkerConnection? TryRent()
     {
         while (true)
         {
@@ -49,7 +49,7 @@ internal sealed class WorkerPool(string key, string path)
                     return null;
                 }
             }
-            if (!checkOpen || connection.IsIdleAndOpen())
+            if (connection.IsIdleAndOpen())
             {
                 return connection;
             }

@@ -325,10 +325,8 @@ public sealed class WorkerHttpHandlerTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task PeerClosingBetweenRequests_AGetIsSentUncheckedAndGoesAgainOnAFreshConnection()
+    public async Task PeerClosingBetweenRequests_AGetGoesOnAFreshConnection()
     {
-        // A request that may be sent again takes its pooled connection without a poll(2): the closed connection is
-        // found when the request goes out on it, and the request goes once more on a fresh connection.
         var closed = new TaskCompletionSource();
         var worker = Worker(async session =>
         {
