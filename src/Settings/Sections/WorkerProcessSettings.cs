@@ -131,7 +131,8 @@ public static class WorkerProcessSettings
             woken by a request does not preempt the running thread. The front's event thread then forwards the requests
             it has already read before the workers run, instead of being switched out each time it hands one over (Flask
             hello, 5 workers on 2 cores: 0.4 front context switches per request instead of 0.7, 6% less front CPU per
-            request). The app's threads and the processes it starts inherit the policy. `--no-worker-batch-scheduling`
+            request). The app's threads and the processes it starts inherit the policy. A master started under another
+            policy (chrt, systemd's CPUSchedulingPolicy) leaves its workers under that one. `--no-worker-batch-scheduling`
             keeps the normal policy (for workers that share the machine with latency-sensitive programs).
             """,
     };
