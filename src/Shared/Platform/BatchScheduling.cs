@@ -10,7 +10,7 @@ namespace Gunicorn.Shared.Platform;
 /// </summary>
 public static partial class BatchScheduling
 {
-    private const int SchedBatch = 3;
+    private const int SchedOther = 0, SchedBatch = 3;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct SchedParam
@@ -23,8 +23,6 @@ public static partial class BatchScheduling
 
     [LibraryImport("libc", EntryPoint = "sched_getscheduler", SetLastError = true)]
     private static partial int SchedGetScheduler(int pid);
-
-    private const int SchedOther = 0;
 
     /// <summary>
     /// Puts every thread of this process under SCHED_BATCH (threads started later, and programs it executes, inherit
@@ -71,6 +69,6 @@ public static partial class BatchScheduling
         }
     }
 
-    /// <summary>Whether the process (its main thread) runs under SCHED_BATCH.</summary>
+    /// <summary>Whether a thread runs under SCHED_BATCH (a process id names its main thread).</summary>
     public static bool IsApplied(int pid) => SchedGetScheduler(pid) == SchedBatch;
 }

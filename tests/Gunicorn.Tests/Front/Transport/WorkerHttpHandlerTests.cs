@@ -325,35 +325,6 @@ public sealed class WorkerHttpHandlerTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task PeerClosingBetweenRequests_AGetGoesOnAFreshConnection()
-    {
-        var closed = new TaskCompletionSource();
-        var worker = Worker(async session =>
-        {
-            await session.ReadRequestAsync();
-            await session.SendAsync(Ok);
-            if (session.Index == 1)
-            {
-                session.Close();
-                closed.SetResult();
-                return;
-            }
-            while (await session.ReadRequestAsync() is not null)
-            {
-                await session.SendAsync(Ok);
-            }
-        });
-        await SendAsync(HttpMethod.Get, "/one");
-        await closed.Task.WaitAsync(Deadline);
-        Assert.Equal(1, _handler.IdleConnections("w1"));
-        var (_, body) = await SendAsync(HttpMethod.Get, "/two");
-        Assert.Equal("ok", body);
-        Assert.Equal(2, worker.Accepted);
-        Assert.Contains("GET /two ", worker.Requests[1]);
-        Assert.Equal(1, _handler.IdleConnections("w1"));
-    }
-
-    [Fact]
     public async Task UnknownWorker_IsAConnectFailure()
     {
         Worker(AnswerEach(Ok));
