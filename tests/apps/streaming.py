@@ -70,6 +70,12 @@ def app(environ, start_response):
         # A long download whose close() leaves a mark: a client that hangs up must still get the iterable closed.
         return Closing(start_response, query["mark"])
 
+    if path == "/closing-list":
+        # A list subclass may add close(): PEP 3333 has it called as any other iterable's (the worker skips the lookup
+        # only for a list or tuple itself).
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ClosingList([b"listed"], query["mark"])
+
     if path == "/bad/not-bytes":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (x for x in [b"fine ", "a str is not bytes"])
@@ -102,6 +108,16 @@ class Closing:
     def __iter__(self):
         for i in range(100000):
             yield block(i)
+
+    def close(self):
+        with open(self.mark, "w") as f:
+            f.write("closed")
+
+
+class ClosingList(list):
+    def __init__(self, blocks, mark):
+        super().__init__(blocks)
+        self.mark = mark
 
     def close(self):
         with open(self.mark, "w") as f:

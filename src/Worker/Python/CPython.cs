@@ -95,6 +95,9 @@ internal static unsafe class CPython
     /// <summary>Py_None, Py_True, Py_False (addresses of static objects).</summary>
     public static nint None, True, False;
 
+    /// <summary>The list and tuple type objects (their addresses), for exact type checks.</summary>
+    public static nint ListType, TupleType;
+
     /// <summary>Exception types (values of the PyExc_* variables).</summary>
     public static nint RuntimeError, TypeError, ValueError, OSError, AssertionError, StopIteration;
 
@@ -176,6 +179,8 @@ internal static unsafe class CPython
         None = Symbol("_Py_NoneStruct");
         True = Symbol("_Py_TrueStruct");
         False = Symbol("_Py_FalseStruct");
+        ListType = Symbol("PyList_Type");
+        TupleType = Symbol("PyTuple_Type");
         // PyExc_X are variables holding the type object's address.
         RuntimeError = *(nint*)Symbol("PyExc_RuntimeError");
         TypeError = *(nint*)Symbol("PyExc_TypeError");
@@ -193,4 +198,7 @@ internal static unsafe class CPython
     public static bool IsStr(nint o) => (TypeFlags(o) & UnicodeSubclass) != 0;
     public static bool IsList(nint o) => (TypeFlags(o) & ListSubclass) != 0;
     public static bool IsTuple(nint o) => (TypeFlags(o) & TupleSubclass) != 0;
+
+    /// <summary>A list or tuple itself, not a subclass (which may add methods such as close()).</summary>
+    public static bool IsExactListOrTuple(nint o) => *(nint*)(o + sizeof(nint)) is var type && (type == ListType || type == TupleType);
 }

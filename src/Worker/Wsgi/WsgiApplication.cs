@@ -387,6 +387,11 @@ internal sealed unsafe class WsgiApplication : IRequestHandler
     /// <summary>PEP 3333: the result's close() is called whatever happened; its errors are logged.</summary>
     private static void Close(nint result, Http1Request request)
     {
+        if (CPython.IsExactListOrTuple(result))
+        {
+            // The usual answer has no close(); asking would raise and clear an AttributeError per request (1-2 us).
+            return;
+        }
         var close = CPython.PyObject_GetAttrString(result, (byte*)CloseName);
         if (close == 0)
         {

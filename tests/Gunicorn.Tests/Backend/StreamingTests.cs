@@ -200,6 +200,18 @@ public class StreamingTests
         Assert.Equal(worker, await server.Client.GetStringAsync("/pid"));
     }
 
+    [Fact]
+    public async Task ListSubclassWithClose_IsClosedAfterItsAnswer()
+    {
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-close-list-").FullName;
+        var mark = Path.Combine(dir, "closed");
+        await using var server = await StartAsync(dir, "-w", "1");
+
+        Assert.Equal("listed", await server.Client.GetStringAsync($"/closing-list?mark={Uri.EscapeDataString(mark)}"));
+
+        await Eventually.True(() => File.Exists(mark), Deadline, "the list subclass's close() to be called");
+    }
+
     [Theory]
     [InlineData("zz")]
     [InlineData("-5")]
