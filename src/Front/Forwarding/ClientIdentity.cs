@@ -16,19 +16,22 @@ public sealed record ClientIdentity(string? PeerAddress, bool Trusted, string Sc
         var scheme = context.Request.Scheme;
         if (isTrusted)
         {
-            var claimed = proxy.SecureSchemeHeaders
-                .Where(h => context.Request.Headers.ContainsKey(h.Key))
-                .Select(h => string.Equals(context.Request.Headers[h.Key].ToString(), h.Value, StringComparison.OrdinalIgnoreCase) ? "https" : "http")
-                .Distinct()
-                .ToList();
-            if (claimed.Count > 1)
+            // A loop rather than a query: this runs for every request from a trusted peer (loopback by default).
+            string? claimed = null;
+            foreach (var (name, secureValue) in proxy.SecureSchemeHeaders)
             {
-                return null;
+                if (!context.Request.Headers.TryGetValue(name, out var sent))
+                {
+                    continue;
+                }
+                var claim = string.Equals(sent.ToString(), secureValue, StringComparison.OrdinalIgnoreCase) ? "https" : "http";
+                if (claimed is not null && claimed != claim)
+                {
+                    return null;
+                }
+                claimed = claim;
             }
-            if (claimed.Count == 1)
-            {
-                scheme = claimed[0];
-            }
+            scheme = claimed ?? scheme;
         }
         var address = peer?.IsIPv4MappedToIPv6 == true ? peer.MapToIPv4() : peer;
         return new ClientIdentity(address?.ToString(), isTrusted, scheme);

@@ -24,10 +24,26 @@ public sealed class WorkerDispatcher(int queueLimit)
     }
 
     private readonly Lock _gate = new();
-    /// <summary>A request waiting for a slot, and the worker it must not get (the one its last attempt failed on).</summary>
-    private sealed record Waiter(TaskCompletionSource<Slot?> Slot, Slot? Avoid);
+    /// <summary>
+    /// A request waiting for a slot, the worker it must not get (the one its last attempt failed on), and when it gives
+    /// up. Completed outside the dispatcher's lock by the request that frees a slot, and the waiting request goes on in
+    /// that same thread (it writes its head to the worker and awaits the answer): no hop to another thread.
+    /// </summary>
+    private sealed class Waiter(Slot? avoid, CancellationToken aborted, long deadline) : TaskCompletionSource<Slot?>
+    {
+        public Slot? Avoid { get; } = avoid;
+        public bool GaveUp(long now) => now >= deadline || aborted.IsCancellationRequested;
+    }
+
+    /// <summary>
+    /// How often waiting requests are checked for a wait that ran out or a client that went away. One timer for the
+    /// whole queue, armed only while something waits: under load most requests wait a little (32 clients, 5 sync
+    /// workers), and a timer and two cancellation registrations each cost more than the rest of the queueing.
+    /// </summary>
+    internal static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly LinkedList<Waiter> _waiting = new();
+    private Timer? _sweep;
     private Slot[] _slots = [];
     private uint _turn;
 
@@ -59,41 +75,57 @@ public sealed class WorkerDispatcher(int queueLimit)
     }
 
     /// <summary>
-    /// A slot on a free worker, waiting up to <paramref name="wait"/> when all are busy or none is ready.
-    /// Null when the queue is full or the wait ran out. <paramref name="avoid"/> is skipped (a retry).
+    /// A slot on a free worker, waiting up to <paramref name="wait"/> (give or take <see cref="SweepInterval"/>) when all
+    /// are busy or none is ready. Null when the queue is full, the wait ran out or the client went away.
+    /// <paramref name="avoid"/> is skipped (a retry).
     /// </summary>
-    public async Task<Slot?> AcquireAsync(TimeSpan wait, CancellationToken aborted, Slot? avoid = null)
+    public ValueTask<Slot?> AcquireAsync(TimeSpan wait, CancellationToken aborted, Slot? avoid = null)
     {
-        TaskCompletionSource<Slot?> waiter;
-        LinkedListNode<Waiter> node;
+        Waiter waiter;
         lock (_gate)
         {
             if (TryTake(avoid) is { } free)
             {
-                return free;
+                return ValueTask.FromResult<Slot?>(free);
             }
             if (_waiting.Count >= QueueLimit)
             {
-                return null;
+                return ValueTask.FromResult<Slot?>(null);
             }
-            // Completed outside the dispatcher's lock by the request that frees a slot, and the waiting request goes on
-            // in that same thread (it writes its head to the worker and awaits the answer): no hop to another thread.
-            waiter = new TaskCompletionSource<Slot?>();
-            node = _waiting.AddLast(new Waiter(waiter, avoid));
+            var deadline = wait == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)wait.TotalMilliseconds;
+            waiter = new Waiter(avoid, aborted, deadline);
+            _waiting.AddLast(waiter);
+            _sweep ??= new Timer(static state => ((WorkerDispatcher)state!).Sweep(), this, SweepInterval, SweepInterval);
         }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        timeout.CancelAfter(wait);
-        await using (timeout.Token.Register(() => waiter.TrySetResult(null)))
+        return new ValueTask<Slot?>(waiter.Task);
+    }
+
+    /// <summary>Ends the waits that ran out or whose client went away; disarms itself when nothing waits.</summary>
+    private void Sweep()
+    {
+        List<Waiter>? expired = null;
+        lock (_gate)
         {
-            var slot = await waiter.Task;
-            lock (_gate)
+            var now = Environment.TickCount64;
+            for (var node = _waiting.First; node is not null;)
             {
-                if (node.List is not null)
+                var next = node.Next;
+                if (node.Value.GaveUp(now))
                 {
                     _waiting.Remove(node);
+                    (expired ??= []).Add(node.Value);
                 }
+                node = next;
             }
-            return slot;
+            if (_waiting.Count == 0)
+            {
+                _sweep?.Dispose();
+                _sweep = null;
+            }
+        }
+        foreach (var waiter in expired ?? [])
+        {
+            waiter.TrySetResult(null);
         }
     }
 
@@ -137,7 +169,7 @@ public sealed class WorkerDispatcher(int queueLimit)
 
     private void Hand(Waiter waiter, Slot slot)
     {
-        if (!waiter.Slot.TrySetResult(slot))
+        if (!waiter.TrySetResult(slot))
         {
             Release(slot); // the waiter gave up at the same moment: the slot goes to the next one
         }

@@ -111,7 +111,10 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
 
     /// <summary>gunicorn: no lowercase letters or '#', and 3 to 20 characters.</summary>
     private static bool IsConventionalMethod(string method) =>
-        method.Length is >= 3 and <= 20 && !method.Any(c => c is >= 'a' and <= 'z' or '#');
+        method.Length is >= 3 and <= 20 && !method.AsSpan().ContainsAny(LowercaseOrHash);
+
+    private static readonly System.Buffers.SearchValues<char> LowercaseOrHash =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyz#");
 
     /// <summary>Control characters other than horizontal tab, and DEL.</summary>
     private static readonly System.Buffers.SearchValues<char> ForbiddenControls = System.Buffers.SearchValues.Create(

@@ -1,5 +1,6 @@
 using Gunicorn.Backend.Arbiter;
 using Gunicorn.Front.Forwarding;
+using Gunicorn.Tests.Infrastructure;
 
 namespace Gunicorn.Tests.Front;
 
@@ -45,5 +46,40 @@ public class WorkerDispatcherTests
         Assert.Null(await dispatcher.AcquireAsync(Wait, CancellationToken.None));
         dispatcher.Release(busy);
         Assert.Equal("a", (await queued)!.Key);
+    }
+
+    [Fact]
+    public async Task AQueuedRequest_WhoseWaitRunsOut_GetsNoWorker_AndLeavesTheQueue()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 1);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
+        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var queued = dispatcher.AcquireAsync(TimeSpan.FromMilliseconds(200), CancellationToken.None).AsTask();
+        Assert.Equal(1, dispatcher.Queued);
+
+        Assert.Null(await queued.WaitAsync(Wait));
+        Assert.Equal(0, dispatcher.Queued);
+        // Its place is free again: the next request may queue (the queue limit is 1).
+        var next = dispatcher.AcquireAsync(Wait, CancellationToken.None);
+        Assert.False(next.IsCompleted);
+        dispatcher.Release(busy);
+        Assert.Equal("a", (await next)!.Key);
+    }
+
+    [Fact]
+    public async Task AQueuedRequest_WhoseClientWentAway_GetsNoWorker_AndTheSlotGoesToTheNext()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 10);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
+        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        using var client = new CancellationTokenSource();
+        var abandoned = dispatcher.AcquireAsync(Wait, client.Token).AsTask();
+        var patient = dispatcher.AcquireAsync(Wait, CancellationToken.None).AsTask();
+
+        client.Cancel();
+        Assert.Null(await abandoned.WaitAsync(Wait));
+        await Eventually.True(() => dispatcher.Queued == 1, Wait, "the abandoned request to leave the queue");
+        dispatcher.Release(busy);
+        Assert.Equal("a", (await patient.WaitAsync(Wait))!.Key);
     }
 }
