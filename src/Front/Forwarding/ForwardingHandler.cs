@@ -277,7 +277,7 @@ public sealed class ForwardingHandler(
         }
         finally
         {
-            inFlight.Remove(slot.Key, entry);
+            InFlightRequests.Remove(entry);
             dispatcher.Release(slot);
         }
         if (error != ForwarderError.None)

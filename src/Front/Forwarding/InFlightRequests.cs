@@ -16,9 +16,68 @@ public sealed class InFlightRequests
         public bool WebSocket { get; } = webSocket;
         public long Started { get; } = Stopwatch.GetTimestamp();
         public volatile bool TimedOut;
+
+        // Its place in its worker's list (under that list's lock): added and removed without a lookup or a node.
+        internal WorkerEntries? Owner;
+        internal Entry? Previous;
+        internal Entry? Next;
     }
 
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Entry, byte>> _byWorker = new();
+    /// <summary>One worker's requests in flight: a linked list through the entries themselves, under one lock.</summary>
+    internal sealed class WorkerEntries
+    {
+        private readonly Lock _gate = new();
+        private Entry? _first;
+
+        public int Count { get; private set; }
+
+        public void Add(Entry entry)
+        {
+            lock (_gate)
+            {
+                entry.Owner = this;
+                entry.Next = _first;
+                _first?.Previous = entry;
+                _first = entry;
+                Count++;
+            }
+        }
+
+        public void Remove(Entry entry)
+        {
+            lock (_gate)
+            {
+                if (entry.Owner != this)
+                {
+                    return;
+                }
+                entry.Previous?.Next = entry.Next;
+                entry.Next?.Previous = entry.Previous;
+                if (_first == entry)
+                {
+                    _first = entry.Next;
+                }
+                entry.Owner = null;
+                entry.Previous = entry.Next = null;
+                Count--;
+            }
+        }
+
+        public List<Entry> Snapshot()
+        {
+            lock (_gate)
+            {
+                var all = new List<Entry>(Count);
+                for (var entry = _first; entry is not null; entry = entry.Next)
+                {
+                    all.Add(entry);
+                }
+                return all;
+            }
+        }
+    }
+
+    private readonly ConcurrentDictionary<string, WorkerEntries> _byWorker = new();
 
     /// <summary>
     /// Orders Add against Prune: without it, Prune could drop a worker's set just as a request is added to it, and
@@ -31,24 +90,19 @@ public sealed class InFlightRequests
         var entry = new Entry(method, path, webSocket);
         lock (_structure)
         {
-            _byWorker.GetOrAdd(workerKey, static _ => new()).TryAdd(entry, 0);
+            _byWorker.GetOrAdd(workerKey, static _ => new()).Add(entry);
         }
         return entry;
     }
 
-    public void Remove(string workerKey, Entry entry)
-    {
-        if (_byWorker.TryGetValue(workerKey, out var entries))
-        {
-            entries.TryRemove(entry, out _);
-        }
-    }
+    /// <summary>The request has its answer (or failed): it leaves its worker's list.</summary>
+    public static void Remove(Entry entry) => entry.Owner?.Remove(entry);
 
     public int Count(string workerKey) => _byWorker.TryGetValue(workerKey, out var entries) ? entries.Count : 0;
 
     /// <summary>The worker's open WebSockets (counted in <see cref="Count"/> too).</summary>
     public int CountWebSockets(string workerKey) =>
-        _byWorker.TryGetValue(workerKey, out var entries) ? entries.Keys.Count(e => e.WebSocket) : 0;
+        _byWorker.TryGetValue(workerKey, out var entries) ? entries.Snapshot().Count(e => e.WebSocket) : 0;
 
     public string? DescribeOldest(string workerKey)
     {
@@ -56,7 +110,7 @@ public sealed class InFlightRequests
         {
             return null;
         }
-        var oldest = entries.Keys.MinBy(e => e.Started);
+        var oldest = entries.Snapshot().MinBy(e => e.Started);
         return oldest is null ? null
             : string.Create(CultureInfo.InvariantCulture,
                 $"{oldest.Method} {oldest.Path} ({Stopwatch.GetElapsedTime(oldest.Started).TotalSeconds:0.0} s)");
@@ -66,7 +120,7 @@ public sealed class InFlightRequests
     {
         if (_byWorker.TryGetValue(workerKey, out var entries))
         {
-            foreach (var entry in entries.Keys)
+            foreach (var entry in entries.Snapshot())
             {
                 entry.TimedOut = true;
             }
@@ -80,7 +134,7 @@ public sealed class InFlightRequests
         {
             foreach (var (key, entries) in _byWorker)
             {
-                if (!liveKeys.Contains(key) && entries.IsEmpty)
+                if (!liveKeys.Contains(key) && entries.Count == 0)
                 {
                     _byWorker.TryRemove(key, out _);
                 }

@@ -6,7 +6,7 @@ namespace Gunicorn.Front.Forwarding;
 public sealed class TrustedPeers
 {
     private readonly bool _everyone;
-    private readonly IReadOnlyList<IPNetwork> _networks;
+    private readonly IPNetwork[] _networks;
 
     public TrustedPeers(IEnumerable<string> entries)
     {
@@ -14,7 +14,7 @@ public sealed class TrustedPeers
         _everyone = list.Contains("*");
         _networks = list.Where(e => e != "*")
             .Select(e => IPNetwork.TryParse(e, out var network) ? network : new IPNetwork(IPAddress.Parse(e), IPAddress.Parse(e).AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
-            .ToList();
+            .ToArray();
     }
 
     /// <summary>A peer on a Unix socket listener has no address: it is a local process, and trusted as gunicorn does.</summary>
@@ -28,6 +28,14 @@ public sealed class TrustedPeers
         {
             peer = peer.MapToIPv4();
         }
-        return _networks.Any(n => n.Contains(peer));
+        // A loop, not a query: asked for every request (a closure per call otherwise).
+        foreach (var network in _networks)
+        {
+            if (network.Contains(peer))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 }

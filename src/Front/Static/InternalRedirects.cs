@@ -65,6 +65,10 @@ public sealed class InternalRedirects
     /// <summary>Reads a worker response's redirect header, if any (X-Accel-Redirect wins over X-Sendfile).</summary>
     public static Redirect? From(HttpResponseMessage response)
     {
+        if (!NamesARedirect(response.Headers.NonValidated))
+        {
+            return null; // almost every answer: looked for by name, without parsing the two header names per response
+        }
         foreach (var header in RedirectHeaders)
         {
             if (response.Headers.TryGetValues(header, out var values) && values.FirstOrDefault() is { Length: > 0 } target)
@@ -81,6 +85,21 @@ public sealed class InternalRedirects
             }
         }
         return null;
+    }
+
+    private static bool NamesARedirect(System.Net.Http.Headers.HttpHeadersNonValidated headers)
+    {
+        foreach (var (name, _) in headers)
+        {
+            foreach (var redirectHeader in RedirectHeaders)
+            {
+                if (name.Equals(redirectHeader, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /// <summary>Serves the file a worker named, or 404 with the reason in the error log.</summary>

@@ -19,7 +19,8 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
 
     private readonly Lock _gate = new();
     private readonly Timer _sweep;
-    private volatile FrozenDictionary<string, WorkerPool> _pools = FrozenDictionary<string, WorkerPool>.Empty;
+    private volatile FrozenDictionary<string, WorkerPool> _pools =
+        new Dictionary<string, WorkerPool>().ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// Workers that left the routing table, still reachable for a while: a request that chose one just before the
@@ -69,10 +70,10 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
     /// </summary>
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var key = request.RequestUri!.IdnHost;
-        if (!_pools.TryGetValue(key, out var pool) && !TryLeft(key, out pool))
+        var key = WorkerKey(request.RequestUri!);
+        if (!_pools.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(key, out var pool) && !TryLeft(key.ToString(), out pool))
         {
-            throw new WorkerGoneException(key);
+            throw new WorkerGoneException(key.ToString());
         }
         var connection = pool.TryRent() ?? await ConnectAsync(pool, cancellationToken);
         while (true)
@@ -177,6 +178,26 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
                 throw;
             }
         }
+    }
+
+    /// <summary>
+    /// The worker a request is for: its URI's host, read from the URI as the forwarder wrote it (<c>http://KEY/...</c>)
+    /// rather than through Uri's host properties, which build a normalized copy per request.
+    /// </summary>
+    internal static ReadOnlySpan<char> WorkerKey(Uri uri)
+    {
+        var text = uri.OriginalString.AsSpan();
+        if (text.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            var host = text["http://".Length..];
+            var end = host.IndexOfAny('/', '?', ':');
+            host = end < 0 ? host : host[..end];
+            if (!host.IsEmpty && !host.Contains('@'))
+            {
+                return host;
+            }
+        }
+        return uri.IdnHost;
     }
 
     /// <summary>
