@@ -83,7 +83,11 @@ public sealed class ForwardingHandler(
             : null;
         if (responseBuffer is null)
         {
-            await ForwardAsync(context);
+            var (first, worker) = await AttemptAsync(context, previous: null, upgrade);
+            if (NeedsRetry(context, first))
+            {
+                await RetryAsync(context, first, worker);
+            }
             if (IsFrontError(context))
             {
                 await errorPages.WriteAsync(context, context.Response.StatusCode, null);
@@ -96,7 +100,11 @@ public sealed class ForwardingHandler(
         context.Response.Body = responseBuffer;
         try
         {
-            await ForwardAsync(context);
+            var (first, worker) = await AttemptAsync(context, previous: null, upgrade);
+            if (NeedsRetry(context, first))
+            {
+                await RetryAsync(context, first, worker);
+            }
         }
         catch
         {
@@ -212,19 +220,18 @@ public sealed class ForwardingHandler(
         .Build();
 
     /// <summary>
-    /// The first attempt runs outside the retry pipeline: almost every request ends there, and the pipeline costs a
-    /// pooled context, its property bag and two state machines per request (about 3% of the front's CPU per proxied
-    /// hello). Only a failed first attempt enters the pipeline, which starts from that outcome (replayed as its attempt
-    /// 0, so its rules are the same as if it had made the attempt itself) and decides the retries.
+    /// The first attempt runs outside the retry pipeline, awaited by <see cref="InvokeAsync"/> itself (no async level
+    /// of its own): almost every request ends there, and the pipeline costs a pooled context, its property bag and two
+    /// state machines per request (about 3% of the front's CPU per proxied hello). Only a failed first attempt enters
+    /// the pipeline, which starts from that outcome (replayed as its attempt 0, so its rules are the same as if it had
+    /// made the attempt itself) and decides the retries.
     /// </summary>
-    private async Task ForwardAsync(HttpContext context)
-    {
-        var (first, worker) = await AttemptAsync(context, previous: null);
+    private static bool NeedsRetry(HttpContext context, Attempt first) =>
         // A client that went away ends here too: the pipeline would not replay an outcome under a cancelled token.
-        if (first == Attempt.Done || context.RequestAborted.IsCancellationRequested)
-        {
-            return;
-        }
+        first != Attempt.Done && !context.RequestAborted.IsCancellationRequested;
+
+    private async Task RetryAsync(HttpContext context, Attempt first, WorkerDispatcher.Slot? worker)
+    {
         var resilience = ResilienceContextPool.Shared.Get(context.RequestAborted);
         resilience.Properties.Set(HttpContextKey, context);
         resilience.Properties.Set(PreviousWorkerKey, worker);
@@ -247,13 +254,16 @@ public sealed class ForwardingHandler(
             return first;
         }
         var context = resilience.Properties.GetValue(HttpContextKey, null!);
-        var (outcome, worker) = await AttemptAsync(context, resilience.Properties.GetValue(PreviousWorkerKey, null));
+        var (outcome, worker) = await AttemptAsync(context, resilience.Properties.GetValue(PreviousWorkerKey, null),
+            WebSocketRequests.IsDuplex(context));
         resilience.Properties.Set(PreviousWorkerKey, worker);
         return outcome;
     }
 
-    /// <summary>One attempt on one worker (avoiding <paramref name="previous"/>, the worker of a failed attempt).</summary>
-    private async ValueTask<(Attempt Outcome, WorkerDispatcher.Slot? Worker)> AttemptAsync(HttpContext context, WorkerDispatcher.Slot? previous)
+    /// <summary>One attempt on one worker (avoiding <paramref name="previous"/>, the worker of a failed attempt). Its
+    /// state machine is pooled: every proxied request waits in it for the worker's answer.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(Attempt Outcome, WorkerDispatcher.Slot? Worker)> AttemptAsync(HttpContext context, WorkerDispatcher.Slot? previous, bool duplex)
     {
         var mark = context.Features.Get<PrometheusMetrics.RequestMark>();
         var queued = mark is null ? 0 : Stopwatch.GetTimestamp();
@@ -269,7 +279,7 @@ public sealed class ForwardingHandler(
             return (Attempt.Done, previous);
         }
         var entry = inFlight.Add(slot.Key, context.Request.Method, context.Request.Path.Value ?? "/",
-            webSocket: WebSocketRequests.IsDuplex(context));
+            webSocket: duplex);
         ForwarderError error;
         try
         {
