@@ -26,11 +26,22 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
 
     public static readonly TimeSpan ContainmentValidity = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Small files by the path they were asked for: a repeat request costs one stat of the file (its size and mtime
+    /// still those of the bytes kept) instead of the provider's path resolution, a new FileInfo and the lookups by
+    /// physical path. Its containment verdict is the one <see cref="ContainmentValidity"/> allows to be reused.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HotFile> _hot = new(StringComparer.Ordinal);
+
     public IFileInfo GetFileInfo(string subpath)
     {
         if (!IsSafe(subpath))
         {
             return new NotFoundFileInfo(subpath);
+        }
+        if (_hot.TryGetValue(subpath, out var hot) && hot.StillCurrent(Environment.TickCount64) is { } current)
+        {
+            return current;
         }
         var info = _inner.GetFileInfo(subpath);
         if (!info.Exists || info.PhysicalPath is null || !IsInsideRoot(info.PhysicalPath))
@@ -41,9 +52,9 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
         {
             return info;
         }
-        var cached = _cache.AddOrUpdate(info.PhysicalPath,
-            _ => CachedFile.Load(info),
-            (_, old) => old.Matches(info) ? old : CachedFile.Load(info));
+        var cached = _cache.TryGetValue(info.PhysicalPath, out var old) && old.Matches(info) ? old : CachedFile.Load(info);
+        _cache[info.PhysicalPath] = cached;
+        _hot[subpath] = new HotFile(info.PhysicalPath, cached, Environment.TickCount64);
         return cached;
     }
 
@@ -106,6 +117,29 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
             }
         }
         return current;
+    }
+
+    /// <summary>A small file found by its request path, with the stat that tells whether its kept bytes are current.</summary>
+    private sealed class HotFile(string physicalPath, CachedFile cached, long checkedAt)
+    {
+        private readonly FileInfo _file = new(physicalPath);
+        private readonly Lock _gate = new();
+
+        /// <summary>The kept file when it has not changed and its containment verdict is recent; null otherwise.</summary>
+        public CachedFile? StillCurrent(long now)
+        {
+            if (now - checkedAt >= ContainmentValidity.TotalMilliseconds)
+            {
+                return null;
+            }
+            lock (_gate)
+            {
+                _file.Refresh();
+                return _file.Exists && _file.Length == cached.Length && _file.LastWriteTimeUtc == cached.LastModified.UtcDateTime
+                    ? cached
+                    : null;
+            }
+        }
     }
 
     /// <summary>A small file's bytes, with the size and mtime they were read at.</summary>

@@ -67,6 +67,27 @@ public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<Static
     }
 
     [Fact]
+    public async Task AFileChangedOrRemoved_IsServedAsItIsNow_OnTheVeryNextRequest()
+    {
+        // Small files are kept in memory and found by path; each request still checks the file itself.
+        var path = Path.Combine(site.Directory, "public", "changing.txt");
+        File.WriteAllText(path, "first version");
+        Assert.Equal("first version", await Client.GetStringAsync("/static/changing.txt"));
+        Assert.Equal("first version", await Client.GetStringAsync("/static/changing.txt"));
+
+        File.WriteAllText(path, "the second, longer version");
+        Assert.Equal("the second, longer version", await Client.GetStringAsync("/static/changing.txt"));
+
+        // Same length, later mtime: still noticed.
+        File.WriteAllText(path, "THE SECOND, LONGER VERSION");
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(1));
+        Assert.Equal("THE SECOND, LONGER VERSION", await Client.GetStringAsync("/static/changing.txt"));
+
+        File.Delete(path);
+        Assert.Equal(HttpStatusCode.NotFound, (await Client.GetAsync("/static/changing.txt")).StatusCode);
+    }
+
+    [Fact]
     public async Task SingleRange_Gets206()
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "/static/hello.txt");
