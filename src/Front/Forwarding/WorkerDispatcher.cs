@@ -140,10 +140,11 @@ public sealed class WorkerDispatcher(int queueLimit)
         served.Complete(this);
     }
 
-    /// <summary>Waiters given a slot under the lock, completed after it is released (their continuations run inline).</summary>
-    private readonly struct Served(Waiter? one, Slot? oneSlot, List<(Waiter, Slot)>? more)
+    /// <summary>Waiters given a slot (or null: they gave up) under the lock, completed after it is released (their
+    /// continuations run inline).</summary>
+    private readonly struct Served(Waiter? one, Slot? oneSlot, List<(Waiter, Slot?)>? more)
     {
-        public Served Add(Waiter waiter, Slot slot)
+        public Served Add(Waiter waiter, Slot? slot)
         {
             if (one is null)
             {
@@ -158,7 +159,7 @@ public sealed class WorkerDispatcher(int queueLimit)
         {
             if (one is not null)
             {
-                dispatcher.Hand(one, oneSlot!);
+                dispatcher.Hand(one, oneSlot);
             }
             foreach (var (waiter, slot) in more ?? [])
             {
@@ -167,9 +168,10 @@ public sealed class WorkerDispatcher(int queueLimit)
         }
     }
 
-    private void Hand(Waiter waiter, Slot slot)
+    /// <summary>Gives a waiter its slot, or (null) tells it that it gave up.</summary>
+    private void Hand(Waiter waiter, Slot? slot)
     {
-        if (!waiter.TrySetResult(slot))
+        if (!waiter.TrySetResult(slot) && slot is not null)
         {
             Release(slot); // the waiter gave up at the same moment: the slot goes to the next one
         }
@@ -178,12 +180,19 @@ public sealed class WorkerDispatcher(int queueLimit)
     private Served ServeWaiting()
     {
         var served = default(Served);
+        var now = Environment.TickCount64;
         // In order, except that a retry never gets the worker its last attempt failed on (it may be dead and not
         // yet out of the routing table): it keeps its place until another worker frees up.
         for (var node = _waiting.First; node is not null;)
         {
             var next = node.Next;
-            if (TryTake(node.Value.Avoid) is { } free)
+            if (node.Value.GaveUp(now))
+            {
+                // Its client left (or its wait ran out) since the last sweep: no worker is spent on it.
+                _waiting.Remove(node);
+                served = served.Add(node.Value, null);
+            }
+            else if (TryTake(node.Value.Avoid) is { } free)
             {
                 _waiting.Remove(node);
                 served = served.Add(node.Value, free);

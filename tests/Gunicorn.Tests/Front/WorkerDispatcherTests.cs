@@ -82,4 +82,20 @@ public class WorkerDispatcherTests
         dispatcher.Release(busy);
         Assert.Equal("a", (await patient.WaitAsync(Wait))!.Key);
     }
+
+    [Fact]
+    public async Task AFreedSlot_SkipsAWaiterWhoseClientLeft_EvenBeforeTheSweep()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 10);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
+        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        using var client = new CancellationTokenSource();
+        var abandoned = dispatcher.AcquireAsync(Wait, client.Token).AsTask();
+        var patient = dispatcher.AcquireAsync(Wait, CancellationToken.None).AsTask();
+
+        client.Cancel();
+        dispatcher.Release(busy); // at once: the sweep has not run yet
+        Assert.Null(await abandoned.WaitAsync(Wait));
+        Assert.Equal("a", (await patient.WaitAsync(Wait))!.Key);
+    }
 }
