@@ -81,49 +81,75 @@ public sealed class WorkerDispatcher(int queueLimit)
     /// </summary>
     public ValueTask<Slot?> AcquireAsync(TimeSpan wait, CancellationToken aborted, Slot? avoid = null)
     {
-        Waiter waiter;
+        Waiter? waiter = null;
+        List<Waiter>? gaveUp = null;
         lock (_gate)
         {
             if (TryTake(avoid) is { } free)
             {
                 return ValueTask.FromResult<Slot?>(free);
             }
+            // Waiters whose client left still hold their places until the next sweep: a full queue drops them first.
             if (_waiting.Count >= QueueLimit)
             {
-                return ValueTask.FromResult<Slot?>(null);
+                gaveUp = RemoveGaveUp(Environment.TickCount64);
             }
-            var deadline = wait == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)wait.TotalMilliseconds;
-            waiter = new Waiter(avoid, aborted, deadline);
-            _waiting.AddLast(waiter);
-            _sweep ??= new Timer(static state => ((WorkerDispatcher)state!).Sweep(), this, SweepInterval, SweepInterval);
+            if (_waiting.Count < QueueLimit && !aborted.IsCancellationRequested)
+            {
+                var deadline = wait == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)wait.TotalMilliseconds;
+                waiter = new Waiter(avoid, aborted, deadline);
+                _waiting.AddLast(waiter);
+                if (_sweep is null)
+                {
+                    // Not the arming request's ExecutionContext: the timer outlives it and runs other requests' ends.
+                    using (ExecutionContext.SuppressFlow())
+                    {
+                        _sweep = new Timer(static state => ((WorkerDispatcher)state!).Sweep(), this, SweepInterval, SweepInterval);
+                    }
+                }
+            }
         }
-        return new ValueTask<Slot?>(waiter.Task);
+        EndWaits(gaveUp);
+        return waiter is null ? ValueTask.FromResult<Slot?>(null) : new ValueTask<Slot?>(waiter.Task);
     }
 
     /// <summary>Ends the waits that ran out or whose client went away; disarms itself when nothing waits.</summary>
     private void Sweep()
     {
-        List<Waiter>? expired = null;
+        List<Waiter>? gaveUp;
         lock (_gate)
         {
-            var now = Environment.TickCount64;
-            for (var node = _waiting.First; node is not null;)
-            {
-                var next = node.Next;
-                if (node.Value.GaveUp(now))
-                {
-                    _waiting.Remove(node);
-                    (expired ??= []).Add(node.Value);
-                }
-                node = next;
-            }
+            gaveUp = RemoveGaveUp(Environment.TickCount64);
             if (_waiting.Count == 0)
             {
                 _sweep?.Dispose();
                 _sweep = null;
             }
         }
-        foreach (var waiter in expired ?? [])
+        EndWaits(gaveUp);
+    }
+
+    /// <summary>Takes the waiters that gave up out of the queue (under the lock); <see cref="EndWaits"/> answers them.</summary>
+    private List<Waiter>? RemoveGaveUp(long now)
+    {
+        List<Waiter>? gaveUp = null;
+        for (var node = _waiting.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.GaveUp(now))
+            {
+                _waiting.Remove(node);
+                (gaveUp ??= []).Add(node.Value);
+            }
+            node = next;
+        }
+        return gaveUp;
+    }
+
+    /// <summary>Outside the lock: each continuation runs inline (a 503 written, or nothing for a client that left).</summary>
+    private static void EndWaits(List<Waiter>? gaveUp)
+    {
+        foreach (var waiter in gaveUp ?? [])
         {
             waiter.TrySetResult(null);
         }

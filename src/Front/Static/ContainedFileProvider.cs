@@ -29,9 +29,14 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
     /// <summary>
     /// Small files by the path they were asked for: a repeat request costs one stat of the file (its size and mtime
     /// still those of the bytes kept) instead of the provider's path resolution, a new FileInfo and the lookups by
-    /// physical path. Its containment verdict is the one <see cref="ContainmentValidity"/> allows to be reused.
+    /// physical path. It carries the containment verdict it was found with, reused no longer than
+    /// <see cref="ContainmentValidity"/> after that verdict was reached. Only a path in its one spelling is kept (no
+    /// empty segment: <c>/a//b</c> names the same file), and at most <see cref="HotLimit"/> of them.
     /// </summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HotFile> _hot = new(StringComparer.Ordinal);
+
+    /// <summary>Request paths kept in <see cref="_hot"/>; past it the table starts again empty.</summary>
+    internal const int HotLimit = 10_000;
 
     public IFileInfo GetFileInfo(string subpath)
     {
@@ -43,8 +48,10 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
         {
             return current;
         }
+        hot?.Forget(_hot, subpath);
         var info = _inner.GetFileInfo(subpath);
-        if (!info.Exists || info.PhysicalPath is null || !IsInsideRoot(info.PhysicalPath))
+        long checkedAt = 0;
+        if (!info.Exists || info.PhysicalPath is null || !IsInsideRoot(info.PhysicalPath, out checkedAt))
         {
             return info.Exists ? new NotFoundFileInfo(subpath) : info;
         }
@@ -54,7 +61,14 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
         }
         var cached = _cache.TryGetValue(info.PhysicalPath, out var old) && old.Matches(info) ? old : CachedFile.Load(info);
         _cache[info.PhysicalPath] = cached;
-        _hot[subpath] = new HotFile(info.PhysicalPath, cached, Environment.TickCount64);
+        if (!subpath.Contains("//", StringComparison.Ordinal))
+        {
+            if (_hot.Count >= HotLimit)
+            {
+                _hot.Clear();
+            }
+            _hot[subpath] = new HotFile(info.PhysicalPath, cached, checkedAt);
+        }
         return cached;
     }
 
@@ -87,16 +101,19 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
         return true;
     }
 
-    private bool IsInsideRoot(string physicalPath)
+    /// <summary>Whether the file is under the root, and when that was last found out (a verdict is kept a while).</summary>
+    private bool IsInsideRoot(string physicalPath, out long checkedAt)
     {
         var now = Environment.TickCount64;
         if (_containment.TryGetValue(physicalPath, out var verdict) && now - verdict.CheckedAt < ContainmentValidity.TotalMilliseconds)
         {
+            checkedAt = verdict.CheckedAt;
             return verdict.Inside;
         }
         var real = RealPath(physicalPath);
         var inside = real.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || real == _root;
         _containment[physicalPath] = (inside, now);
+        checkedAt = now;
         return inside;
     }
 
@@ -124,6 +141,10 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
     {
         private readonly FileInfo _file = new(physicalPath);
         private readonly Lock _gate = new();
+
+        /// <summary>Takes this entry out of the table (the file changed, went away or needs its containment checked again).</summary>
+        public void Forget(System.Collections.Concurrent.ConcurrentDictionary<string, HotFile> table, string subpath) =>
+            table.TryRemove(KeyValuePair.Create(subpath, this));
 
         /// <summary>The kept file when it has not changed and its containment verdict is recent; null otherwise.</summary>
         public CachedFile? StillCurrent(long now)

@@ -1,6 +1,5 @@
 using Gunicorn.Backend.Arbiter;
 using Gunicorn.Front.Forwarding;
-using Gunicorn.Tests.Infrastructure;
 
 namespace Gunicorn.Tests.Front;
 
@@ -77,8 +76,7 @@ public class WorkerDispatcherTests
         var patient = dispatcher.AcquireAsync(Wait, CancellationToken.None).AsTask();
 
         client.Cancel();
-        Assert.Null(await abandoned.WaitAsync(Wait));
-        await Eventually.True(() => dispatcher.Queued == 1, Wait, "the abandoned request to leave the queue");
+        Assert.Null(await abandoned.WaitAsync(Wait)); // the sweep ended it: no slot was freed
         dispatcher.Release(busy);
         Assert.Equal("a", (await patient.WaitAsync(Wait))!.Key);
     }
@@ -97,5 +95,37 @@ public class WorkerDispatcherTests
         dispatcher.Release(busy); // at once: the sweep has not run yet
         Assert.Null(await abandoned.WaitAsync(Wait));
         Assert.Equal("a", (await patient.WaitAsync(Wait))!.Key);
+    }
+
+    [Fact]
+    public async Task AFullQueue_DropsWaitersWhoseClientLeft_BeforeRefusing()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 1);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
+        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        using var client = new CancellationTokenSource();
+        var abandoned = dispatcher.AcquireAsync(Wait, client.Token).AsTask();
+
+        client.Cancel();
+        var next = dispatcher.AcquireAsync(Wait, CancellationToken.None).AsTask(); // at once: before any sweep
+        Assert.Null(await abandoned.WaitAsync(Wait));
+        Assert.False(next.IsCompleted);
+        Assert.Equal(1, dispatcher.Queued);
+        dispatcher.Release(busy);
+        Assert.Equal("a", (await next.WaitAsync(Wait))!.Key);
+    }
+
+    [Fact]
+    public async Task ARequestWhoseClientIsAlreadyGone_IsNeverQueued()
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit: 10);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
+        _ = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        using var client = new CancellationTokenSource();
+        client.Cancel();
+        var gone = dispatcher.AcquireAsync(Wait, client.Token);
+        Assert.True(gone.IsCompleted);
+        Assert.Null(await gone);
+        Assert.Equal(0, dispatcher.Queued);
     }
 }

@@ -180,6 +180,8 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         }
     }
 
+    private static readonly System.Buffers.SearchValues<char> AuthorityEnds = System.Buffers.SearchValues.Create("/?#\\");
+
     /// <summary>
     /// The worker a request is for: its URI's host, read from the URI as the forwarder wrote it (<c>http://KEY/...</c>)
     /// rather than through Uri's host properties, which build a normalized copy per request.
@@ -189,12 +191,18 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
         var text = uri.OriginalString.AsSpan();
         if (text.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
-            var host = text["http://".Length..];
-            var end = host.IndexOfAny('/', '?', ':');
-            host = end < 0 ? host : host[..end];
-            if (!host.IsEmpty && !host.Contains('@'))
+            var authority = text["http://".Length..];
+            var end = authority.IndexOfAny(AuthorityEnds);
+            authority = end < 0 ? authority : authority[..end];
+            // User info or an IP literal: not a worker's name as the dispatcher writes it; Uri decides.
+            if (!authority.ContainsAny('@', '['))
             {
-                return host;
+                var port = authority.IndexOf(':');
+                var host = port < 0 ? authority : authority[..port];
+                if (!host.IsEmpty)
+                {
+                    return host;
+                }
             }
         }
         return uri.IdnHost;
