@@ -88,6 +88,28 @@ public class StaticFilesTests(StaticFilesTests.Site site) : IClassFixture<Static
     }
 
     [Fact]
+    public async Task AServedFileReplacedByALinkOutsideTheRoot_IsRefusedWithinTheContainmentWindow()
+    {
+        var path = Path.Combine(site.Directory, "public", "swapped.txt");
+        File.WriteAllText(path, "inside");
+        Assert.Equal("inside", await Client.GetStringAsync("/static/swapped.txt"));
+        Assert.Equal("inside", await Client.GetStringAsync("/static/swapped.txt")); // now kept in memory
+
+        File.Delete(path);
+        File.CreateSymbolicLink(path, Path.Combine(site.Directory, "secret", "key.txt"));
+        // Symlink verdicts are reused for up to a second (ContainedFileProvider.ContainmentValidity), no longer.
+        await Eventually.True(async () => (await Client.GetAsync("/static/swapped.txt")).StatusCode == HttpStatusCode.NotFound,
+            TimeSpan.FromSeconds(5), "the link leaving the root to be refused");
+
+        File.Delete(path);
+        Directory.CreateDirectory(path);
+        // A directory now: whatever answers, it is not the bytes kept for the file.
+        var directory = await Client.GetAsync("/static/swapped.txt");
+        Assert.NotEqual("inside", await directory.Content.ReadAsStringAsync());
+        Directory.Delete(path);
+    }
+
+    [Fact]
     public async Task SingleRange_Gets206()
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "/static/hello.txt");
