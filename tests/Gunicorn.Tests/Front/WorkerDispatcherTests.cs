@@ -8,6 +8,14 @@ public class WorkerDispatcherTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
+    /// <summary>One worker "a" of concurrency 1, already taken: the next request has to queue.</summary>
+    private static async Task<(WorkerDispatcher Dispatcher, WorkerDispatcher.Slot Busy)> OneBusyWorker(int queueLimit)
+    {
+        var dispatcher = new WorkerDispatcher(queueLimit);
+        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
+        return (dispatcher, (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!);
+    }
+
     [Fact]
     public async Task AQueuedRetry_NeverGetsTheWorkerItsLastAttemptFailedOn_WhileAnotherExists()
     {
@@ -38,9 +46,7 @@ public class WorkerDispatcherTests
     [Fact]
     public async Task AFullQueue_RefusesAtOnce()
     {
-        var dispatcher = new WorkerDispatcher(queueLimit: 1);
-        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
-        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var (dispatcher, busy) = await OneBusyWorker(queueLimit: 1);
         var queued = dispatcher.AcquireAsync(Wait, CancellationToken.None);
         Assert.Null(await dispatcher.AcquireAsync(Wait, CancellationToken.None));
         dispatcher.Release(busy);
@@ -50,9 +56,7 @@ public class WorkerDispatcherTests
     [Fact]
     public async Task AQueuedRequest_WhoseWaitRunsOut_GetsNoWorker_AndLeavesTheQueue()
     {
-        var dispatcher = new WorkerDispatcher(queueLimit: 1);
-        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
-        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var (dispatcher, busy) = await OneBusyWorker(queueLimit: 1);
         var queued = dispatcher.AcquireAsync(TimeSpan.FromMilliseconds(200), CancellationToken.None).AsTask();
         Assert.Equal(1, dispatcher.Queued);
 
@@ -68,9 +72,7 @@ public class WorkerDispatcherTests
     [Fact]
     public async Task AQueuedRequest_WhoseClientWentAway_GetsNoWorker_AndTheSlotGoesToTheNext()
     {
-        var dispatcher = new WorkerDispatcher(queueLimit: 10);
-        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
-        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var (dispatcher, busy) = await OneBusyWorker(queueLimit: 10);
         using var client = new CancellationTokenSource();
         var abandoned = dispatcher.AcquireAsync(Wait, client.Token).AsTask();
         var patient = dispatcher.AcquireAsync(Wait, CancellationToken.None).AsTask();
@@ -84,9 +86,7 @@ public class WorkerDispatcherTests
     [Fact]
     public async Task AFreedSlot_SkipsAWaiterWhoseClientLeft_EvenBeforeTheSweep()
     {
-        var dispatcher = new WorkerDispatcher(queueLimit: 10);
-        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
-        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var (dispatcher, busy) = await OneBusyWorker(queueLimit: 10);
         using var client = new CancellationTokenSource();
         var abandoned = dispatcher.AcquireAsync(Wait, client.Token).AsTask();
         var patient = dispatcher.AcquireAsync(Wait, CancellationToken.None).AsTask();
@@ -100,9 +100,7 @@ public class WorkerDispatcherTests
     [Fact]
     public async Task AFullQueue_DropsWaitersWhoseClientLeft_BeforeRefusing()
     {
-        var dispatcher = new WorkerDispatcher(queueLimit: 1);
-        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
-        var busy = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var (dispatcher, busy) = await OneBusyWorker(queueLimit: 1);
         using var client = new CancellationTokenSource();
         var abandoned = dispatcher.AcquireAsync(Wait, client.Token).AsTask();
 
@@ -118,9 +116,7 @@ public class WorkerDispatcherTests
     [Fact]
     public async Task ARequestWhoseClientIsAlreadyGone_IsNeverQueued()
     {
-        var dispatcher = new WorkerDispatcher(queueLimit: 10);
-        dispatcher.Publish([new WorkerEndpoint("a", "/a.sock", 1)]);
-        _ = (await dispatcher.AcquireAsync(Wait, CancellationToken.None))!;
+        var (dispatcher, _) = await OneBusyWorker(queueLimit: 10);
         using var client = new CancellationTokenSource();
         client.Cancel();
         var gone = dispatcher.AcquireAsync(Wait, client.Token);
