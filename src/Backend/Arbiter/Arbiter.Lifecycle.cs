@@ -230,6 +230,10 @@ public sealed partial class Arbiter
             ErrorLog.SendToSyslog(after.Logging.Syslog);
         }
         RawEnvironment.ApplyToMaster(after.Pool.RawEnv);
+        if (before.Listeners.FrontThreads != after.Listeners.FrontThreads)
+        {
+            ErrorLog.Warning($"front_threads changed from {Describe(before.Listeners.FrontThreads)} to {Describe(after.Listeners.FrontThreads)}: the front's event threads are fixed for the master's life, so it still runs {Describe(before.Listeners.FrontThreads)}. Restart the master or upgrade it in place (USR2) to apply it.");
+        }
         if (before.App.Reload != after.App.Reload || before.App.Chdir != after.App.Chdir
             || !before.App.PythonPath.SequenceEqual(after.App.PythonPath) || !before.App.ReloadExtraFiles.SequenceEqual(after.App.ReloadExtraFiles))
         {
@@ -241,6 +245,8 @@ public sealed partial class Arbiter
             }
         }
     }
+
+    private static string Describe(int? frontThreads) => frontThreads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "auto";
 
     private void AbandonPending(string reason, string? message = null)
     {

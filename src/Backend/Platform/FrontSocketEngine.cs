@@ -8,33 +8,58 @@ namespace Gunicorn.Backend.Platform;
 /// <item>Completions run on the runtime's epoll threads instead of being queued to the thread pool, and with Kestrel's
 /// inline scheduling a proxied request is parsed, forwarded and answered in the wake-up its socket caused, as in
 /// nginx's event loop. The front never blocks in a completion.</item>
-/// <item>One event thread per two cores (at least one): the other half of the machine is the workers'. On this
-/// project's 2-core reference machine one thread batches more events per wake-up than two: Flask hello 18% more
-/// requests/s at 40% less front CPU per request, a pure-WSGI hello 17% fewer requests/s (docs/benchmarks.md).</item>
+/// <item>As many event threads as <c>front_threads</c> says; <c>auto</c> is one per two cores (at least one): the
+/// other half of the machine is the workers'. On this project's 2-core reference machine one thread batches more
+/// events per wake-up than two: Flask hello 18% more requests/s at 40% less front CPU per request, a pure-WSGI hello
+/// 17% fewer requests/s; a front serving static files itself does better with two (docs/benchmarks.md).</item>
 /// </list>
-/// An operator's own value of either variable wins; the master's children (apps we do not know) get the environment the
-/// operator gave.
+/// An operator's own value of either variable wins unless <c>front_threads</c> names a count; the master's children
+/// (apps we do not know) get the environment the operator gave.
 /// </summary>
 public static class FrontSocketEngine
 {
     public const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
     public const string ThreadCount = "DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT";
 
-    private static readonly List<string> SetHere = [];
+    /// <summary>Each variable set here, with the operator's own value (null when there was none).</summary>
+    private static readonly Dictionary<string, string?> OperatorValues = [];
 
-    /// <summary>Sets both switches for this process, unless the operator chose a value.</summary>
-    public static void EnableForMaster()
+    /// <summary>Inline completions for this process, unless the operator chose otherwise; first thing at start.</summary>
+    public static void EnableForMaster() => SetUnlessGiven(InlineCompletions, "1");
+
+    /// <summary>
+    /// The number of event threads (<c>front_threads</c>; null is <c>auto</c>). Called once the configuration is
+    /// known and before the master's first socket: the runtime reads it when its socket engine starts, never again.
+    /// </summary>
+    public static void UseEventThreads(int? count)
     {
-        SetUnlessGiven(InlineCompletions, "1");
-        SetUnlessGiven(ThreadCount, Math.Max(1, Environment.ProcessorCount / 2).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var value = (count ?? AutoEventThreads).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (count is null)
+        {
+            SetUnlessGiven(ThreadCount, value);
+        }
+        else if (Environment.GetEnvironmentVariable(ThreadCount) != value)
+        {
+            Set(ThreadCount, value);
+        }
     }
+
+    /// <summary>What <c>front_threads: auto</c> means on this machine.</summary>
+    public static int AutoEventThreads => Math.Max(1, Environment.ProcessorCount / 2);
 
     /// <summary>Keeps a child's environment as the operator had it.</summary>
     public static void RemoveFrom(ProcessStartInfo child)
     {
-        foreach (var variable in SetHere)
+        foreach (var (variable, operatorValue) in OperatorValues)
         {
-            child.Environment.Remove(variable);
+            if (operatorValue is null)
+            {
+                child.Environment.Remove(variable);
+            }
+            else
+            {
+                child.Environment[variable] = operatorValue;
+            }
         }
     }
 
@@ -42,8 +67,14 @@ public static class FrontSocketEngine
     {
         if (Environment.GetEnvironmentVariable(variable) is null)
         {
-            Environment.SetEnvironmentVariable(variable, value);
-            SetHere.Add(variable);
+            Set(variable, value);
         }
+    }
+
+    /// <summary>Sets a variable for this process only; <see cref="RemoveFrom"/> restores the operator's environment for children.</summary>
+    private static void Set(string variable, string value)
+    {
+        OperatorValues.TryAdd(variable, Environment.GetEnvironmentVariable(variable));
+        Environment.SetEnvironmentVariable(variable, value);
     }
 }

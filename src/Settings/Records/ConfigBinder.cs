@@ -36,7 +36,8 @@ public static class ConfigBinder
                 s.Get(Http2Settings.Http2InitialWindowSize),
                 s.Get(Http2Settings.Http2MaxFrameSize),
                 s.Get(Http2Settings.Http2MaxHeaderListSize),
-                s.Get(Http2Settings.Http2Cleartext) == "prior-knowledge")),
+                s.Get(Http2Settings.Http2Cleartext) == "prior-knowledge"),
+            s.Get(ServerSocketSettings.FrontThreads)),
         new LimitsConfig(
             // gunicorn's clamping: 0 means unlimited, too large means its maximum.
             s.Get(SecuritySettings.LimitRequestLine) switch { 0 => LimitsConfig.UnlimitedRequestLine, > 8190 => 8190, var line => line },

@@ -27,7 +27,8 @@ public sealed record ListenerConfig(
     IReadOnlyList<string> HttpProtocols,
     TlsConfig Tls,
     bool ReusePort,
-    Http2Config Http2);
+    Http2Config Http2,
+    int? FrontThreads);
 
 /// <summary>gunicorn's http2_* settings, as Kestrel's HTTP/2 limits.</summary>
 /// <param name="CleartextPriorKnowledge">http2_cleartext: prior-knowledge: plaintext listeners speak HTTP/2 only.</param>

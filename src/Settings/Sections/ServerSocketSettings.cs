@@ -49,4 +49,23 @@ public static class ServerSocketSettings
             same address and the kernel spreads connections among them.
             """,
     };
+
+    public static readonly Setting<int?> FrontThreads = new()
+    {
+        Key = "front_threads",
+        Section = Section.ServerSocket,
+        Cli = ["--front-threads"],
+        Meta = "INT",
+        Type = Scalars.CountOrAuto,
+        Default = null,
+        Doc = """
+            The front tier's event threads (nginx's `worker_processes`): each waits on its share of the client and
+            worker sockets and runs the requests they wake, as an nginx worker process does. `auto` (the default)
+            is one per two cores, at least one: the other cores are the workers'. Set it to the core count when the
+            front does most of the work itself (static files, cached compression) rather than the app: on a 2-core
+            machine two threads serve 1 KiB static files 30% faster than one (docs/benchmarks.md). Fixed for the
+            master's life: a reload that changes it is logged and applies it only after a restart or a USR2 upgrade.
+            `auto` leaves an operator's own `DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT` in force.
+            """,
+    };
 }

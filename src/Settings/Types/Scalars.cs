@@ -19,6 +19,28 @@ public static class Scalars
         value => value.ToString(CultureInfo.InvariantCulture),
         () => new JsonObject { ["type"] = "integer" });
 
+    /// <summary>A positive count, or <c>auto</c> (null) for one the machine decides.</summary>
+    public static readonly ValueType<int?> CountOrAuto = new(
+        "integer or auto",
+        node =>
+        {
+            var scalar = Expect.Scalar(node, "a positive integer or auto");
+            if (string.Equals(scalar.Text, "auto", StringComparison.OrdinalIgnoreCase))
+            {
+                return null;
+            }
+            return int.TryParse(scalar.Text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= 1
+                ? value
+                : throw new SettingValueException($"expected a positive integer or auto, got {scalar.Describe()}.");
+        },
+        value => value?.ToString(CultureInfo.InvariantCulture) ?? "auto",
+        () => new JsonObject
+        {
+            ["oneOf"] = new JsonArray(
+                new JsonObject { ["type"] = "integer", ["minimum"] = 1 },
+                new JsonObject { ["type"] = "string", ["enum"] = new JsonArray("auto") }),
+        });
+
     private static readonly string[] TrueWords = ["true", "yes", "on", "1", "y"];
     private static readonly string[] FalseWords = ["false", "no", "off", "0", "n"];
 
