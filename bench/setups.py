@@ -191,13 +191,18 @@ class NginxStatic(Nginx):
 
 
 class OursStatic(Ours):
-    def __init__(self, root, path, gzip_level=0, cache=True, binary=BINARY):
+    def __init__(self, root, path, gzip_level=0, cache=True, binary=BINARY, front_threads=None):
         config = "static:\n  /static: %s\n" % root
+        if front_threads:
+            # nginx runs worker_processes auto (one per core) here: the same number of event threads.
+            config += "front_threads: %d\n" % front_threads
         if gzip_level:
             config += "gzip: true\ngzip_comp_level: %d\ncompression_cache_size: %s\n" % (gzip_level, "64m" if cache else "0")
         super().__init__("@hello", 1, path, config=config, binary=binary)
         if gzip_level:
             self.name = "gunicorn-net gzip %d%s" % (gzip_level, " cached" if cache else "")
+        if front_threads:
+            self.name += " (front_threads %d)" % front_threads
             self.headers = ("Accept-Encoding: gzip",)
 
 
