@@ -139,8 +139,12 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
     /// <summary>A small file found by its request path, with the stat that tells whether its kept bytes are current.</summary>
     private sealed class HotFile(string physicalPath, CachedFile cached, long checkedAt)
     {
-        private readonly FileInfo _file = new(physicalPath);
-        private readonly Lock _gate = new();
+        /// <summary>
+        /// A FileInfo is refreshed in place, so two threads cannot share one. Each check takes this one, or makes its
+        /// own while another thread holds it: with several event threads (front_threads) a lock here had them spin
+        /// and sched_yield on every hot file they both served.
+        /// </summary>
+        private FileInfo? _idle = new(physicalPath);
 
         /// <summary>Takes this entry out of the table (the file changed, went away or needs its containment checked again).</summary>
         public void Forget(System.Collections.Concurrent.ConcurrentDictionary<string, HotFile> table, string subpath) =>
@@ -153,13 +157,11 @@ public sealed class ContainedFileProvider(string root) : IFileProvider
             {
                 return null;
             }
-            lock (_gate)
-            {
-                _file.Refresh();
-                return _file.Exists && _file.Length == cached.Length && _file.LastWriteTimeUtc == cached.LastModified.UtcDateTime
-                    ? cached
-                    : null;
-            }
+            var file = Interlocked.Exchange(ref _idle, null) ?? new FileInfo(physicalPath);
+            file.Refresh();
+            var unchanged = file.Exists && file.Length == cached.Length && file.LastWriteTimeUtc == cached.LastModified.UtcDateTime;
+            Volatile.Write(ref _idle, file);
+            return unchanged ? cached : null;
         }
     }
 
