@@ -201,9 +201,9 @@ class OursStatic(Ours):
         super().__init__("@hello", 1, path, config=config, binary=binary)
         if gzip_level:
             self.name = "gunicorn-net gzip %d%s" % (gzip_level, " cached" if cache else "")
+            self.headers = ("Accept-Encoding: gzip",)
         if front_threads:
             self.name += " (front_threads %d)" % front_threads
-            self.headers = ("Accept-Encoding: gzip",)
 
 
 class BareKestrel(Setup):

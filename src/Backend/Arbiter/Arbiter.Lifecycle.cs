@@ -230,9 +230,10 @@ public sealed partial class Arbiter
             ErrorLog.SendToSyslog(after.Logging.Syslog);
         }
         RawEnvironment.ApplyToMaster(after.Pool.RawEnv);
-        if (before.Listeners.FrontThreads != after.Listeners.FrontThreads)
+        var wanted = FrontSocketEngine.EventThreadsFor(after.Process.FrontThreads);
+        if (FrontSocketEngine.EventThreads is { } running && wanted != running)
         {
-            ErrorLog.Warning($"front_threads changed from {Describe(before.Listeners.FrontThreads)} to {Describe(after.Listeners.FrontThreads)}: the front's event threads are fixed for the master's life, so it still runs {Describe(before.Listeners.FrontThreads)}. Restart the master or upgrade it in place (USR2) to apply it.");
+            ErrorLog.Warning($"front_threads is now {Describe(after.Process.FrontThreads)} ({wanted} event threads), but the front's event threads are fixed for the master's life: it still runs {running}. Restart the master or upgrade it in place (USR2) to apply it.");
         }
         if (before.App.Reload != after.App.Reload || before.App.Chdir != after.App.Chdir
             || !before.App.PythonPath.SequenceEqual(after.App.PythonPath) || !before.App.ReloadExtraFiles.SequenceEqual(after.App.ReloadExtraFiles))

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace Gunicorn.Backend.Platform;
 
@@ -33,7 +34,7 @@ public static class FrontSocketEngine
     /// </summary>
     public static void UseEventThreads(int? count)
     {
-        var value = (count ?? AutoEventThreads).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var value = EventThreadsFor(count).ToString(CultureInfo.InvariantCulture);
         if (count is null)
         {
             SetUnlessGiven(ThreadCount, value);
@@ -42,10 +43,23 @@ public static class FrontSocketEngine
         {
             Set(ThreadCount, value);
         }
+        EventThreads = EventThreadsFor(count);
     }
 
-    /// <summary>What <c>front_threads: auto</c> means on this machine.</summary>
-    public static int AutoEventThreads => Math.Max(1, Environment.ProcessorCount / 2);
+    /// <summary>The event threads this master runs; null until <see cref="UseEventThreads"/> set them.</summary>
+    public static int? EventThreads { get; private set; }
+
+    /// <summary>
+    /// The event threads a <c>front_threads</c> value means here: the count, or under <c>auto</c> the operator's own
+    /// variable when it holds one, else one per two cores (at least one).
+    /// </summary>
+    public static int EventThreadsFor(int? count) =>
+        count ?? (int.TryParse(OperatorValue(ThreadCount), NumberStyles.None, CultureInfo.InvariantCulture, out var given) && given > 0
+            ? given
+            : Math.Max(1, Environment.ProcessorCount / 2));
+
+    private static string? OperatorValue(string variable) =>
+        OperatorValues.TryGetValue(variable, out var original) ? original : Environment.GetEnvironmentVariable(variable);
 
     /// <summary>Keeps a child's environment as the operator had it.</summary>
     public static void RemoveFrom(ProcessStartInfo child)

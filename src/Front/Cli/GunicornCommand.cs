@@ -1,5 +1,4 @@
 using System.Reflection;
-using Gunicorn.Backend.Platform;
 using Gunicorn.Shared.Logging;
 using Gunicorn.Front.Hosting;
 using Gunicorn.Settings;
@@ -66,7 +65,6 @@ public static class GunicornCommand
             }
             Daemon.EnterOwnSession(config.Logging.EnableStdioInheritance);
         }
-        FrontSocketEngine.UseEventThreads(config.Listeners.FrontThreads); // before the master's first socket
         return await MasterHost.RunAsync(config, () => Reload(args));
     }
 

@@ -38,6 +38,8 @@ public static class MasterHost
         ErrorLog.SendToSyslog(config.Logging.Syslog);
         Posix.Umask((uint)config.Pool.Umask);
         RawEnvironment.ApplyToMaster(config.Pool.RawEnv);
+        // After raw_env (an operator may set the runtime's variable there) and before the master's first socket.
+        Gunicorn.Backend.Platform.FrontSocketEngine.UseEventThreads(config.Process.FrontThreads);
         var hooks = new HookRunner(config.Hooks.TimeoutSeconds, start => RawEnvironment.ApplyTo(start, config.Pool.RawEnv));
         if (!hooks.Run("on_starting", config.Hooks.OnStarting))
         {

@@ -36,8 +36,7 @@ public static class ConfigBinder
                 s.Get(Http2Settings.Http2InitialWindowSize),
                 s.Get(Http2Settings.Http2MaxFrameSize),
                 s.Get(Http2Settings.Http2MaxHeaderListSize),
-                s.Get(Http2Settings.Http2Cleartext) == "prior-knowledge"),
-            s.Get(ServerSocketSettings.FrontThreads)),
+                s.Get(Http2Settings.Http2Cleartext) == "prior-knowledge")),
         new LimitsConfig(
             // gunicorn's clamping: 0 means unlimited, too large means its maximum.
             s.Get(SecuritySettings.LimitRequestLine) switch { 0 => LimitsConfig.UnlimitedRequestLine, > 8190 => 8190, var line => line },
@@ -104,7 +103,8 @@ public static class ConfigBinder
             s.Path(ServerMechanicsSettings.PidFile),
             s.Get(ServerMechanicsSettings.Daemon),
             s.Get(ServerMechanicsSettings.ControlSocketDisable) ? null : s.Path(ServerMechanicsSettings.ControlSocket)!,
-            s.Get(ServerMechanicsSettings.ControlSocketMode)),
+            s.Get(ServerMechanicsSettings.ControlSocketMode),
+            s.Get(ServerSocketSettings.FrontThreads)),
         new HooksConfig(
             s.Get(ServerHookSettings.OnStarting),
             s.Get(ServerHookSettings.OnReload),

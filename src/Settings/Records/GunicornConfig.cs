@@ -27,8 +27,7 @@ public sealed record ListenerConfig(
     IReadOnlyList<string> HttpProtocols,
     TlsConfig Tls,
     bool ReusePort,
-    Http2Config Http2,
-    int? FrontThreads);
+    Http2Config Http2);
 
 /// <summary>gunicorn's http2_* settings, as Kestrel's HTTP/2 limits.</summary>
 /// <param name="CleartextPriorKnowledge">http2_cleartext: prior-knowledge: plaintext listeners speak HTTP/2 only.</param>
@@ -109,7 +108,9 @@ public sealed record LoggingConfig(string? AccessLog, string AccessLogFormat, st
     Gunicorn.Shared.Logging.SyslogTarget? Syslog, bool EnableStdioInheritance);
 
 /// <param name="ControlSocket">Null when <c>control_socket_disable</c>.</param>
-public sealed record ProcessConfig(string? ProcName, string DefaultProcName, string? PidFile, bool Daemon, string? ControlSocket, int ControlSocketMode);
+/// <param name="FrontThreads">front_threads: the master's event threads; null is auto.</param>
+public sealed record ProcessConfig(string? ProcName, string DefaultProcName, string? PidFile, bool Daemon, string? ControlSocket, int ControlSocketMode,
+    int? FrontThreads);
 
 public sealed record HooksConfig(
     HookCommand? OnStarting,

@@ -50,6 +50,9 @@ public static class ServerSocketSettings
             """,
     };
 
+    /// <summary>Beyond this, threads only add switching: nginx advises one worker process per core.</summary>
+    public const int MaxFrontThreads = 256;
+
     public static readonly Setting<int?> FrontThreads = new()
     {
         Key = "front_threads",
@@ -58,14 +61,20 @@ public static class ServerSocketSettings
         Meta = "INT",
         Type = Scalars.CountOrAuto,
         Default = null,
+        Rules = [new Rule<int?>(count => count is null or <= MaxFrontThreads, count => $"must be at most {MaxFrontThreads}, got {count}.",
+            "Typically auto, or the number of cores for a front that mostly serves files.")
+        {
+            AddToSchema = schema => schema["oneOf"]![0]!["maximum"] = MaxFrontThreads,
+        }],
         Doc = """
             The front tier's event threads (nginx's `worker_processes`): each waits on its share of the client and
             worker sockets and runs the requests they wake, as an nginx worker process does. `auto` (the default)
             is one per two cores, at least one: the other cores are the workers'. Set it to the core count when the
             front does most of the work itself (static files, cached compression) rather than the app: on a 2-core
-            machine two threads serve 1 KiB static files 30% faster than one (docs/benchmarks.md). Fixed for the
+            machine two threads serve 1 KiB static files about 25% faster than one (docs/benchmarks.md). Fixed for the
             master's life: a reload that changes it is logged and applies it only after a restart or a USR2 upgrade.
-            `auto` leaves an operator's own `DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT` in force.
+            Under `auto`, an operator's own `DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT` (from the environment or `raw_env`)
+            decides; a count overrides it in the master only, the workers keep the operator's value.
             """,
     };
 }

@@ -42,6 +42,27 @@ public class FrontThreadsTests
     }
 
     [Fact]
+    public async Task ACount_OverridesTheOperatorsVariable_InTheMasterOnly()
+    {
+        var operatorValue = new Dictionary<string, string> { [FrontSocketEngine.ThreadCount] = "3" };
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--front-threads", "1", "@echo"], environment: operatorValue);
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
+
+        Assert.Equal(1, EventThreads(server.Pid));
+        var worker = Assert.Single(server.WorkerPids());
+        Assert.Contains(FrontSocketEngine.ThreadCount + "=3", File.ReadAllText($"/proc/{worker}/environ").Split('\0'));
+    }
+
+    [Fact]
+    public async Task Auto_LeavesTheOperatorsVariableInForce()
+    {
+        var operatorValue = new Dictionary<string, string> { [FrontSocketEngine.ThreadCount] = "3" };
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "@echo"], environment: operatorValue);
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
+        Assert.Equal(3, EventThreads(server.Pid));
+    }
+
+    [Fact]
     public async Task FrontThreadsAuto_IsOnePerTwoCores()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "1", "--front-threads", "auto", "@echo"]);
@@ -60,7 +81,7 @@ public class FrontThreadsTests
         File.WriteAllText(config, "workers: 1\nwsgi_app: \"@echo\"\nbind: [\"127.0.0.1:0\"]\nfront_threads: 2\n");
         var from = server.LineCount;
         server.Signal(Signals.HUP);
-        await server.WaitForLogAsync("front_threads changed from 1 to 2: .* still runs 1\\. Restart the master or upgrade it in place \\(USR2\\)", Deadline, from);
+        await server.WaitForLogAsync("front_threads is now 2 \\(2 event threads\\), but .* it still runs 1\\. Restart the master or upgrade it in place \\(USR2\\)", Deadline, from);
         await server.WaitForLogAsync("Reload complete: generation 2 serving", Deadline, from);
 
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
@@ -76,6 +97,14 @@ public class FrontThreadsTests
         var result = await Binary.RunAsync(["--front-threads", value, "@echo"]);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains($"--front-threads: expected a positive integer or auto, got \"{value}\"", result.Stderr);
+    }
+
+    [Fact]
+    public async Task TooManyFrontThreads_IsAConfigError_WithTheBound()
+    {
+        var result = await Binary.RunAsync(["--front-threads", "300", "@echo"]);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"--front-threads: must be at most {Gunicorn.Settings.Sections.ServerSocketSettings.MaxFrontThreads}, got 300.", result.Stderr);
     }
 
     [Fact]
