@@ -36,5 +36,6 @@ public sealed partial class Arbiter
         ShortOfWorkers(),
         _front.DescribeClientLimits(),
         GC.GetTotalAllocatedBytes(precise: true),
-        _front.SendfileBytes());
+        _front.SendfileBytes(),
+        Platform.FrontSocketEngine.EventThreads ?? 0);
 }

@@ -3,7 +3,7 @@ namespace Gunicorn.Backend.Arbiter;
 /// <summary>
 /// What `gunicorn-net ctl status` shows: a snapshot taken on the arbiter loop. MasterAllocatedBytes (the master's managed
 /// allocations in its life, in the JSON form) lets a benchmark count what the front allocates per request; SendfileBytes
-/// counts the static file bytes sent with sendfile(2).
+/// counts the static file bytes sent with sendfile(2); FrontEventThreads is what front_threads gave (0 when unknown).
 /// </summary>
 public sealed record ArbiterStatus(
     int MasterPid,
@@ -16,7 +16,8 @@ public sealed record ArbiterStatus(
     string? ShortOfWorkers,
     string? ClientLimits = null,
     long MasterAllocatedBytes = 0,
-    long SendfileBytes = 0);
+    long SendfileBytes = 0,
+    int FrontEventThreads = 0);
 
 public sealed record WorkerStatus(
     int Pid,

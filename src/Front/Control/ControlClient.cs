@@ -101,6 +101,10 @@ public static class ControlClient
         if (command == "status")
         {
             text.Append($"last exit:   {status.LastExit ?? "none"}\nlast reload: {status.LastReload ?? "none"}\n");
+            if (status.FrontEventThreads > 0)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"front:       {status.FrontEventThreads} event threads (front_threads)\n");
+            }
             if (status.ClientLimits is { } limits)
             {
                 text.Append($"limits:      {limits}\n");

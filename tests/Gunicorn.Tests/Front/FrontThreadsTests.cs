@@ -36,6 +36,8 @@ public class FrontThreadsTests
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
 
         Assert.Equal(threads, EventThreads(server.Pid));
+        var status = await Binary.RunAsync(["ctl", "status"], server.WorkingDirectory);
+        Assert.Contains($"front:       {threads} event threads (front_threads)", status.Stdout);
         var worker = Assert.Single(server.WorkerPids());
         var environment = File.ReadAllText($"/proc/{worker}/environ").Split('\0');
         Assert.DoesNotContain(environment, entry => entry.StartsWith(FrontSocketEngine.ThreadCount + "=", StringComparison.Ordinal));
