@@ -34,7 +34,8 @@ public static class FrontSocketEngine
     /// </summary>
     public static void UseEventThreads(int? count)
     {
-        var value = EventThreadsFor(count).ToString(CultureInfo.InvariantCulture);
+        var threads = EventThreadsFor(count);
+        var value = threads.ToString(CultureInfo.InvariantCulture);
         if (count is null)
         {
             SetUnlessGiven(ThreadCount, value);
@@ -43,7 +44,7 @@ public static class FrontSocketEngine
         {
             Set(ThreadCount, value);
         }
-        EventThreads = EventThreadsFor(count);
+        EventThreads = threads;
     }
 
     /// <summary>The event threads this master runs; null until <see cref="UseEventThreads"/> set them.</summary>
