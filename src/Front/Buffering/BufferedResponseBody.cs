@@ -44,6 +44,12 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
             }
             return;
         }
+        await SendInChunksAsync(buffer, cancellationToken);
+    }
+
+    /// <summary>A large or spilled response, piece by piece (a method of its own: its closure is not made for small ones).</summary>
+    private async Task SendInChunksAsync(SpillingBuffer buffer, CancellationToken cancellationToken)
+    {
         // The timer alone tells a stalled client from an aborted request (either cancels the write).
         using var stalled = new CancellationTokenSource();
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);

@@ -15,7 +15,7 @@ public static class RequestBuffer
          "Authorization", "Cookie", "Set-Cookie", "Cache-Control", "Expect", "Max-Forwards", "Pragma", "Range", "TE"];
 
     /// <summary>Null when the request has no body or buffering is off; otherwise the buffer, or an error status.</summary>
-    public static async Task<(SpillingBuffer? Buffer, int? Refusal)> ReadAsync(HttpContext context, LimitsConfig limits, bool enabled)
+    public static async ValueTask<(SpillingBuffer? Buffer, int? Refusal)> ReadAsync(HttpContext context, LimitsConfig limits, bool enabled)
     {
         var request = context.Request;
         var hasBody = request.ContentLength > 0 || request.Headers.ContainsKey("Transfer-Encoding");

@@ -9,14 +9,20 @@ namespace Gunicorn.Front.Buffering;
 /// <param name="directory">Where to spill (tmp_upload_dir); null: the system's temporary directory.</param>
 public sealed class SpillingBuffer(long memoryLimit, string? directory = null) : IAsyncDisposable
 {
-    private MemoryStream? _memory = new();
+    /// <summary>The first pooled array's size: a typical small response or form fits it without growing.</summary>
+    private const int FirstArraySize = 4096;
+
+    // In memory: a pooled array (returned when disposed), grown by renting a larger one; a MemoryStream would
+    // allocate and regrow its own array for every response buffered.
+    private byte[]? _memory;
+    private int _memoryLength;
     private FileStream? _file;
 
-    public long Length => _file?.Length ?? _memory!.Length;
+    public long Length => _file?.Length ?? _memoryLength;
 
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (_file is null && _memory!.Length + data.Length > memoryLimit)
+        if (_file is null && _memoryLength + data.Length > memoryLimit)
         {
             // Unlinked as soon as it is open: the data lives while the descriptor does, and nothing is left in the
             // temporary directory however the request ends, even when the master is killed (SIGKILL, OOM).
@@ -24,9 +30,11 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
             // No FileStream buffer (writes come in 64 KiB pieces already): a full disk fails the write that hits it.
             _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
             File.Delete(path);
-            _memory.Position = 0;
-            await _memory.CopyToAsync(_file, cancellationToken);
-            _memory = null;
+            if (_memoryLength > 0)
+            {
+                await _file.WriteAsync(_memory.AsMemory(0, _memoryLength), cancellationToken);
+            }
+            ReturnMemory();
         }
         if (_file is not null)
         {
@@ -34,19 +42,48 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
         }
         else
         {
-            _memory!.Write(data.Span);
+            Reserve(data.Length);
+            data.Span.CopyTo(_memory.AsSpan(_memoryLength));
+            _memoryLength += data.Length;
+        }
+    }
+
+    /// <summary>Room for <paramref name="more"/> bytes in memory (under memoryLimit, checked by the caller).</summary>
+    private void Reserve(int more)
+    {
+        var needed = _memoryLength + more;
+        if (_memory is not null && needed <= _memory.Length)
+        {
+            return;
+        }
+        var size = Math.Max(needed, _memory is null ? FirstArraySize : 2L * _memory.Length);
+        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(size, Math.Max(needed, memoryLimit)));
+        _memory.AsSpan(0, _memoryLength).CopyTo(larger);
+        ReturnMemory();
+        _memory = larger;
+    }
+
+    private void ReturnMemory()
+    {
+        if (_memory is { } array)
+        {
+            _memory = null;
+            ArrayPool<byte>.Shared.Return(array);
         }
     }
 
     /// <summary>Everything written, when it is all still in memory (not spilled); empty otherwise.</summary>
-    public ReadOnlyMemory<byte> InMemory => _memory is { } memory ? memory.GetBuffer().AsMemory(0, (int)memory.Length) : default;
+    public ReadOnlyMemory<byte> InMemory => _file is null && _memory is { } memory ? memory.AsMemory(0, _memoryLength) : default;
 
-    /// <summary>A stream over everything written, from the start.</summary>
+    /// <summary>A stream over everything written, from the start (valid until the buffer is disposed).</summary>
     public Stream OpenRead()
     {
-        Stream stream = _file is not null ? _file : _memory!;
-        stream.Position = 0;
-        return stream;
+        if (_file is null)
+        {
+            return new MemoryStream(_memory ?? [], 0, _memoryLength, writable: false);
+        }
+        _file.Position = 0;
+        return _file;
     }
 
     /// <summary>The size of the pieces <see cref="ReadChunksAsync"/> hands out.</summary>
@@ -58,9 +95,9 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
     /// </summary>
     public async Task ReadChunksAsync(Func<ReadOnlyMemory<byte>, Task> consume, CancellationToken cancellationToken)
     {
-        if (_memory is not null)
+        if (_file is null)
         {
-            var written = _memory.GetBuffer().AsMemory(0, (int)_memory.Length);
+            var written = InMemory;
             for (var offset = 0; offset < written.Length; offset += ChunkSize)
             {
                 await consume(written.Slice(offset, Math.Min(ChunkSize, written.Length - offset)));
@@ -89,6 +126,7 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
         {
             await _file.DisposeAsync();
         }
-        _memory?.Dispose();
+        ReturnMemory();
+        _memoryLength = 0;
     }
 }

@@ -1,5 +1,3 @@
-using Gunicorn.Settings.Records;
-
 namespace Gunicorn.Front.Forwarding;
 
 /// <summary>
@@ -8,8 +6,12 @@ namespace Gunicorn.Front.Forwarding;
 /// </summary>
 public sealed record ClientIdentity(string? PeerAddress, bool Trusted, string Scheme)
 {
-    /// <summary>Null when trusted secure-scheme headers disagree (gunicorn's InvalidSchemeHeaders: 400).</summary>
-    public static ClientIdentity? Resolve(HttpContext context, TrustedPeers trusted, ProxyConfig proxy)
+    /// <summary>
+    /// Null when trusted secure-scheme headers disagree (gunicorn's InvalidSchemeHeaders: 400).
+    /// <paramref name="secureSchemeHeaders"/> is secure_scheme_headers as an array, made once: walked through the
+    /// dictionary's interface, every request would box its enumerator.
+    /// </summary>
+    public static ClientIdentity? Resolve(HttpContext context, TrustedPeers trusted, KeyValuePair<string, string>[] secureSchemeHeaders)
     {
         var peer = context.Connection.RemoteIpAddress;
         var isTrusted = trusted.Trusts(peer);
@@ -18,7 +20,7 @@ public sealed record ClientIdentity(string? PeerAddress, bool Trusted, string Sc
         {
             // A loop rather than a query: this runs for every request from a trusted peer (loopback by default).
             string? claimed = null;
-            foreach (var (name, secureValue) in proxy.SecureSchemeHeaders)
+            foreach (var (name, secureValue) in secureSchemeHeaders)
             {
                 if (!context.Request.Headers.TryGetValue(name, out var sent))
                 {

@@ -30,6 +30,7 @@ public sealed class ForwardingHandler(
     private const int MaxConnectAttempts = 3;
 
     private readonly TrustedPeers _trusted = new(config.Proxy.ForwardedAllowIps);
+    private readonly KeyValuePair<string, string>[] _secureSchemeHeaders = [.. config.Proxy.SecureSchemeHeaders];
     private readonly FrontTransformer _transformer = new(config.Proxy);
     private readonly ForwarderRequestConfig _requestConfig = new()
     {
@@ -54,7 +55,7 @@ public sealed class ForwardingHandler(
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (context.Features.Get<ClientIdentity>() is null && !await ResolveIdentityAsync(context, _trusted, config.Proxy))
+        if (context.Features.Get<ClientIdentity>() is null && !await ResolveIdentityAsync(context, _trusted, _secureSchemeHeaders))
         {
             return;
         }
@@ -159,9 +160,10 @@ public sealed class ForwardingHandler(
     /// Decides the client's address and scheme once per request (the feature later steps read). False, with 400 sent,
     /// when trusted secure-scheme headers contradict each other (gunicorn's InvalidSchemeHeaders).
     /// </summary>
-    public static async Task<bool> ResolveIdentityAsync(HttpContext context, TrustedPeers trusted, ProxyConfig proxy)
+    public static async ValueTask<bool> ResolveIdentityAsync(HttpContext context, TrustedPeers trusted,
+        KeyValuePair<string, string>[] secureSchemeHeaders)
     {
-        if (ClientIdentity.Resolve(context, trusted, proxy) is not { } identity)
+        if (ClientIdentity.Resolve(context, trusted, secureSchemeHeaders) is not { } identity)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
             await context.Response.WriteAsync("Contradictory scheme headers\n");

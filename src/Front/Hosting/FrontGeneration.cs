@@ -149,9 +149,10 @@ public sealed class FrontGeneration : IAsyncDisposable
         {
             // The client's address and scheme are needed before static files; the forwarder reuses them.
             var trusted = new TrustedPeers(config.Proxy.ForwardedAllowIps);
+            KeyValuePair<string, string>[] secureSchemeHeaders = [.. config.Proxy.SecureSchemeHeaders];
             _app.Use(async (context, next) =>
             {
-                if (await ForwardingHandler.ResolveIdentityAsync(context, trusted, config.Proxy))
+                if (await ForwardingHandler.ResolveIdentityAsync(context, trusted, secureSchemeHeaders))
                 {
                     await next(context);
                 }

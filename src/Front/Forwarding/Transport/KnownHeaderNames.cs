@@ -25,18 +25,23 @@ internal static class KnownHeaderNames
     /// <summary>Names grouped by length, so a lookup compares only names that can match.</summary>
     private static readonly string[][] ByLength = BuildByLength();
 
-    public static string Get(ReadOnlySpan<byte> name)
+    public static string Get(ReadOnlySpan<byte> name) => Get(name, out _);
+
+    /// <summary>The interned name (<paramref name="known"/> true), or a new string for a name not in the list.</summary>
+    public static string Get(ReadOnlySpan<byte> name, out bool known)
     {
+        known = true;
         if (name.Length < ByLength.Length)
         {
-            foreach (var known in ByLength[name.Length])
+            foreach (var interned in ByLength[name.Length])
             {
-                if (Ascii.EqualsIgnoreCase(name, known))
+                if (Ascii.EqualsIgnoreCase(name, interned))
                 {
-                    return known;
+                    return interned;
                 }
             }
         }
+        known = false;
         return Encoding.ASCII.GetString(name);
     }
 

@@ -18,7 +18,7 @@ internal static class RequestHeadWriter
         var uri = request.RequestUri!;
         connection.AppendLatin1(request.Method.Method);
         connection.Append(" "u8);
-        connection.AppendLatin1(uri.PathAndQuery);
+        connection.AppendLatin1(PathAndQuery(uri));
         connection.Append(" HTTP/1.1\r\n"u8);
         if (!request.Headers.NonValidated.Contains("Host"))
         {
@@ -56,6 +56,60 @@ internal static class RequestHeadWriter
         connection.Append("\r\n"u8);
         return framing;
     }
+
+    /// <summary>
+    /// The request target: sliced from the URI as the forwarder wrote it (<c>http://KEY/path?query</c>) when Uri would
+    /// not change a character of it, rather than through Uri.PathAndQuery, which builds the URI's parsed parts and a
+    /// string per request. Anything Uri canonicalizes (dot segments, escaped unreserved characters, lower-case or
+    /// invalid escapes, characters it escapes) is left to Uri, so the worker sees exactly what it saw before.
+    /// </summary>
+    internal static ReadOnlySpan<char> PathAndQuery(Uri uri)
+    {
+        var text = uri.OriginalString.AsSpan();
+        if (text.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            var afterScheme = text["http://".Length..];
+            var start = afterScheme.IndexOfAny('/', '?', '#');
+            if (start > 0 && afterScheme[start] == '/' && IsCanonical(afterScheme[start..]))
+            {
+                return afterScheme[start..];
+            }
+        }
+        return uri.PathAndQuery;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> CanonicalTargetChars =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/?=&;:@!$'()*+,%");
+
+    private static bool IsCanonical(ReadOnlySpan<char> target)
+    {
+        if (target.ContainsAnyExcept(CanonicalTargetChars))
+        {
+            return false;
+        }
+        var query = target.IndexOf('?');
+        if ((query < 0 ? target : target[..query]).Contains("/.", StringComparison.Ordinal))
+        {
+            return false; // a dot segment, perhaps: Uri removes those
+        }
+        for (var i = 0; i < target.Length; i++)
+        {
+            if (target[i] != '%')
+            {
+                continue;
+            }
+            // Upper-case hex of a character that stays escaped (Uri decodes escaped unreserved characters).
+            if (i + 2 >= target.Length || !char.IsAsciiHexDigitUpper(target[i + 1]) || !char.IsAsciiHexDigitUpper(target[i + 2])
+                || IsUnreserved((char)byte.Parse(target.Slice(i + 1, 2), System.Globalization.NumberStyles.AllowHexSpecifier)))
+            {
+                return false;
+            }
+            i += 2;
+        }
+        return true;
+    }
+
+    private static bool IsUnreserved(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';
 
     /// <summary>Whether the request asks the worker to close the connection after answering.</summary>
     public static bool AsksToClose(HttpRequestMessage request) =>

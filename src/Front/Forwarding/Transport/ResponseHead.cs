@@ -51,8 +51,12 @@ internal static class ResponseHeadParser
         }
     }
 
-    /// <summary>Parses a complete head (as found by <see cref="FindEnd"/>) into <paramref name="response"/>.</summary>
-    public static ResponseHead Parse(ReadOnlySpan<byte> head, HttpResponseMessage response, bool isHeadRequest)
+    /// <summary>
+    /// Parses a complete head (as found by <see cref="FindEnd"/>) into <paramref name="response"/>; header values equal
+    /// to the ones the connection's worker sent last time come from <paramref name="values"/> instead of new strings.
+    /// </summary>
+    public static ResponseHead Parse(ReadOnlySpan<byte> head, HttpResponseMessage response, bool isHeadRequest,
+        HeaderValueCache? values = null)
     {
         var lineLength = head.IndexOf((byte)'\n');
         var statusLine = TrimCr(head[..lineLength]);
@@ -62,7 +66,7 @@ internal static class ResponseHeadParser
         var rest = head[(lineLength + 1)..];
         while (NextField(ref rest, "header", out var nameBytes, out var valueBytes))
         {
-            var name = KnownHeaderNames.Get(nameBytes);
+            var name = KnownHeaderNames.Get(nameBytes, out var knownName);
             if (ReferenceEquals(name, KnownHeaderNames.ContentLength))
             {
                 if (!Utf8Parser.TryParse(valueBytes, out long length, out var used) || used != valueBytes.Length || length < 0
@@ -84,7 +88,8 @@ internal static class ResponseHeadParser
                 close |= HasToken(valueBytes, "close"u8);
                 keepAlive |= HasToken(valueBytes, "keep-alive"u8);
             }
-            var value = valueBytes.IsEmpty ? "" : Encoding.Latin1.GetString(valueBytes);
+            var value = values is not null ? values.Get(name, valueBytes, knownName)
+                : valueBytes.IsEmpty ? "" : Encoding.Latin1.GetString(valueBytes);
             if (!response.Headers.TryAddWithoutValidation(name, value))
             {
                 response.Content.Headers.TryAddWithoutValidation(name, value);

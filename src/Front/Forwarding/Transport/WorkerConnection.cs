@@ -32,6 +32,9 @@ internal sealed class WorkerConnection : IDisposable
 
     public WorkerPool Pool { get; }
 
+    /// <summary>The worker's recent header values, reused while they do not change.</summary>
+    public HeaderValueCache HeaderValues { get; } = new();
+
     /// <summary>When the connection last went back to the pool (Environment.TickCount64), for the idle sweep.</summary>
     public long IdleSince { get; set; }
 
@@ -85,7 +88,7 @@ internal sealed class WorkerConnection : IDisposable
     }
 
     /// <summary>Appends a header value or request target as Latin-1, the bytes the front received (obs-text passes).</summary>
-    public void AppendLatin1(string text)
+    public void AppendLatin1(ReadOnlySpan<char> text)
     {
         Reserve(text.Length);
         _written += Encoding.Latin1.GetBytes(text, _write.AsSpan(_written));

@@ -130,7 +130,7 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
                         }
                         connection.Advance(read);
                     }
-                    var head = ResponseHeadParser.Parse(connection.Buffered[..end], response, isHead);
+                    var head = ResponseHeadParser.Parse(connection.Buffered[..end], response, isHead, connection.HeaderValues);
                     connection.Consume(end);
                     if (head.StatusCode is >= 100 and < 200 and not 101)
                     {
