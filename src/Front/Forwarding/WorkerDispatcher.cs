@@ -24,16 +24,6 @@ public sealed class WorkerDispatcher(int queueLimit)
     }
 
     private readonly Lock _gate = new();
-    /// <summary>
-    /// A request waiting for a slot, the worker it must not get (the one its last attempt failed on), and when it gives
-    /// up. Completed outside the dispatcher's lock by the request that frees a slot, and the waiting request goes on in
-    /// that same thread (it writes its head to the worker and awaits the answer): no hop to another thread.
-    /// </summary>
-    private sealed class Waiter(Slot? avoid, CancellationToken aborted, long deadline) : TaskCompletionSource<Slot?>
-    {
-        public Slot? Avoid { get; } = avoid;
-        public bool GaveUp(long now) => now >= deadline || aborted.IsCancellationRequested;
-    }
 
     /// <summary>
     /// How often waiting requests are checked for a wait that ran out or a client that went away. One timer for the
@@ -42,7 +32,11 @@ public sealed class WorkerDispatcher(int queueLimit)
     /// </summary>
     internal static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(100);
 
-    private readonly LinkedList<Waiter> _waiting = new();
+    /// <summary>Waiters kept for reuse once their request has its answer (beyond this, they are left to the GC).</summary>
+    private const int PooledWaiters = 256;
+
+    private readonly WaiterQueue _waiting = new();
+    private readonly Stack<Waiter> _pool = new();
     private Timer? _sweep;
     private Slot[] _slots = [];
     private uint _turn;
@@ -63,7 +57,7 @@ public sealed class WorkerDispatcher(int queueLimit)
 
     public void Publish(IReadOnlyList<WorkerEndpoint> ready)
     {
-        Served served;
+        Waiter? served;
         lock (_gate)
         {
             // Keep the counters of workers that stay: they still have requests in flight.
@@ -71,18 +65,18 @@ public sealed class WorkerDispatcher(int queueLimit)
             _slots = ready.Select(w => current.TryGetValue(w.Key, out var slot) ? slot : new Slot(w)).ToArray();
             served = ServeWaiting();
         }
-        served.Complete(this);
+        Complete(served);
     }
 
     /// <summary>
     /// A slot on a free worker, waiting up to <paramref name="wait"/> (give or take <see cref="SweepInterval"/>) when all
     /// are busy or none is ready. Null when the queue is full, the wait ran out or the client went away.
-    /// <paramref name="avoid"/> is skipped (a retry).
+    /// <paramref name="avoid"/> is skipped (a retry). The result is awaited once (its waiter is reused afterwards).
     /// </summary>
     public ValueTask<Slot?> AcquireAsync(TimeSpan wait, CancellationToken aborted, Slot? avoid = null)
     {
         Waiter? waiter = null;
-        List<Waiter>? gaveUp = null;
+        Waiter? gaveUp = null;
         lock (_gate)
         {
             if (TryTake(avoid) is { } free)
@@ -97,8 +91,9 @@ public sealed class WorkerDispatcher(int queueLimit)
             if (_waiting.Count < QueueLimit && !aborted.IsCancellationRequested)
             {
                 var deadline = wait == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)wait.TotalMilliseconds;
-                waiter = new Waiter(avoid, aborted, deadline);
-                _waiting.AddLast(waiter);
+                waiter = _pool.TryPop(out var pooled) ? pooled : new Waiter(this);
+                waiter.Start(avoid, aborted, deadline);
+                _waiting.Add(waiter);
                 if (_sweep is null)
                 {
                     // Not the arming request's ExecutionContext: the timer outlives it and runs other requests' ends.
@@ -109,14 +104,14 @@ public sealed class WorkerDispatcher(int queueLimit)
                 }
             }
         }
-        EndWaits(gaveUp);
-        return waiter is null ? ValueTask.FromResult<Slot?>(null) : new ValueTask<Slot?>(waiter.Task);
+        Complete(gaveUp);
+        return waiter is null ? ValueTask.FromResult<Slot?>(null) : waiter.AsValueTask();
     }
 
     /// <summary>Ends the waits that ran out or whose client went away; disarms itself when nothing waits.</summary>
     private void Sweep()
     {
-        List<Waiter>? gaveUp;
+        Waiter? gaveUp;
         lock (_gate)
         {
             gaveUp = RemoveGaveUp(Environment.TickCount64);
@@ -126,110 +121,213 @@ public sealed class WorkerDispatcher(int queueLimit)
                 _sweep = null;
             }
         }
-        EndWaits(gaveUp);
+        Complete(gaveUp);
     }
 
-    /// <summary>Takes the waiters that gave up out of the queue (under the lock); <see cref="EndWaits"/> answers them.</summary>
-    private List<Waiter>? RemoveGaveUp(long now)
+    /// <summary>Takes the waiters that gave up out of the queue (under the lock), chained for <see cref="Complete"/>.</summary>
+    private Waiter? RemoveGaveUp(long now)
     {
-        List<Waiter>? gaveUp = null;
-        for (var node = _waiting.First; node is not null;)
+        var chain = new Chain();
+        for (var waiter = _waiting.First; waiter is not null;)
         {
-            var next = node.Next;
-            if (node.Value.GaveUp(now))
+            var next = waiter.Next;
+            if (waiter.GaveUp(now))
             {
-                _waiting.Remove(node);
-                (gaveUp ??= []).Add(node.Value);
+                _waiting.Remove(waiter);
+                chain.Add(waiter, null);
             }
-            node = next;
+            waiter = next;
         }
-        return gaveUp;
-    }
-
-    /// <summary>Outside the lock: each continuation runs inline (a 503 written, or nothing for a client that left).</summary>
-    private static void EndWaits(List<Waiter>? gaveUp)
-    {
-        foreach (var waiter in gaveUp ?? [])
-        {
-            waiter.TrySetResult(null);
-        }
+        return chain.First;
     }
 
     public void Release(Slot slot)
     {
-        Served served;
+        Waiter? served;
         lock (_gate)
         {
             slot.InFlight--;
             served = ServeWaiting();
         }
-        served.Complete(this);
+        Complete(served);
     }
 
-    /// <summary>Waiters given a slot (or null: they gave up) under the lock, completed after it is released (their
-    /// continuations run inline).</summary>
-    private readonly struct Served(Waiter? one, Slot? oneSlot, List<(Waiter, Slot?)>? more)
+    /// <summary>
+    /// Outside the lock: gives each waiter of the chain its slot, or (none) tells it that it gave up. Continuations run
+    /// inline: the waiting request goes on in this thread (it writes its head to the worker and awaits the answer), or
+    /// writes its 503, or does nothing for a client that left.
+    /// </summary>
+    private static void Complete(Waiter? chain)
     {
-        public Served Add(Waiter waiter, Slot? slot)
+        while (chain is not null)
         {
-            if (one is null)
-            {
-                return new Served(waiter, slot, null);
-            }
-            var list = more ?? [];
-            list.Add((waiter, slot));
-            return new Served(one, oneSlot, list);
-        }
-
-        public void Complete(WorkerDispatcher dispatcher)
-        {
-            if (one is not null)
-            {
-                dispatcher.Hand(one, oneSlot);
-            }
-            foreach (var (waiter, slot) in more ?? [])
-            {
-                dispatcher.Hand(waiter, slot);
-            }
+            var next = chain.NextServed;
+            chain.NextServed = null;
+            chain.Complete();
+            chain = next;
         }
     }
 
-    /// <summary>Gives a waiter its slot, or (null) tells it that it gave up.</summary>
-    private void Hand(Waiter waiter, Slot? slot)
+    private Waiter? ServeWaiting()
     {
-        if (!waiter.TrySetResult(slot) && slot is not null)
-        {
-            Release(slot); // the waiter gave up at the same moment: the slot goes to the next one
-        }
-    }
-
-    private Served ServeWaiting()
-    {
-        var served = default(Served);
+        var chain = new Chain();
         var now = Environment.TickCount64;
         // In order, except that a retry never gets the worker its last attempt failed on (it may be dead and not
         // yet out of the routing table): it keeps its place until another worker frees up.
-        for (var node = _waiting.First; node is not null;)
+        for (var waiter = _waiting.First; waiter is not null;)
         {
-            var next = node.Next;
-            if (node.Value.GaveUp(now))
+            var next = waiter.Next;
+            if (waiter.GaveUp(now))
             {
                 // Its client left (or its wait ran out) since the last sweep: no worker is spent on it.
-                _waiting.Remove(node);
-                served = served.Add(node.Value, null);
+                _waiting.Remove(waiter);
+                chain.Add(waiter, null);
             }
-            else if (TryTake(node.Value.Avoid) is { } free)
+            else if (TryTake(waiter.Avoid) is { } free)
             {
-                _waiting.Remove(node);
-                served = served.Add(node.Value, free);
+                _waiting.Remove(waiter);
+                chain.Add(waiter, free);
             }
-            else if (node.Value.Avoid is null)
+            else if (waiter.Avoid is null)
             {
                 break; // no slot is free at all
             }
-            node = next;
+            waiter = next;
         }
-        return served;
+        return chain.First;
+    }
+
+    private void Recycle(Waiter waiter)
+    {
+        lock (_gate)
+        {
+            if (_pool.Count < PooledWaiters)
+            {
+                _pool.Push(waiter);
+            }
+        }
+    }
+
+    /// <summary>Waiters taken out of the queue under the lock, to be completed after it is released.</summary>
+    private struct Chain
+    {
+        public Waiter? First;
+        private Waiter? _last;
+
+        public void Add(Waiter waiter, Slot? given)
+        {
+            waiter.Given = given;
+            if (_last is null)
+            {
+                First = waiter;
+            }
+            else
+            {
+                _last.NextServed = waiter;
+            }
+            _last = waiter;
+        }
+    }
+
+    /// <summary>
+    /// A request waiting for a slot, the worker it must not get (the one its last attempt failed on), and when it gives
+    /// up. Its own awaitable, reused: a wait allocates nothing once the pool holds enough waiters. Linked into the queue
+    /// and into a chain of completions through its own fields. Taken out of the queue under the lock exactly once, so
+    /// completed exactly once; back to the pool when its request has read the result.
+    /// </summary>
+    private sealed class Waiter(WorkerDispatcher owner) : System.Threading.Tasks.Sources.IValueTaskSource<Slot?>
+    {
+        // Continuations run inline (RunContinuationsAsynchronously is false): no hop to another thread.
+        private System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore<Slot?> _core;
+        private CancellationToken _aborted;
+        private long _deadline;
+
+        public Slot? Avoid { get; private set; }
+        public Waiter? Previous { get; set; }
+        public Waiter? Next { get; set; }
+        public Waiter? NextServed { get; set; }
+        public Slot? Given { get; set; }
+
+        public void Start(Slot? avoid, CancellationToken aborted, long deadline)
+        {
+            Avoid = avoid;
+            _aborted = aborted;
+            _deadline = deadline;
+        }
+
+        public bool GaveUp(long now) => now >= _deadline || _aborted.IsCancellationRequested;
+
+        public ValueTask<Slot?> AsValueTask() => new(this, _core.Version);
+
+        public void Complete()
+        {
+            var given = Given;
+            Given = null;
+            _core.SetResult(given);
+        }
+
+        public Slot? GetResult(short token)
+        {
+            var slot = _core.GetResult(token);
+            _core.Reset();
+            Avoid = null;
+            _aborted = default;
+            owner.Recycle(this);
+            return slot;
+        }
+
+        public System.Threading.Tasks.Sources.ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token,
+            System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    /// <summary>The waiting requests in order, linked through their own fields (no node per wait).</summary>
+    private sealed class WaiterQueue
+    {
+        public Waiter? First { get; private set; }
+        private Waiter? _last;
+
+        public int Count { get; private set; }
+
+        public void Add(Waiter waiter)
+        {
+            waiter.Previous = _last;
+            waiter.Next = null;
+            if (_last is null)
+            {
+                First = waiter;
+            }
+            else
+            {
+                _last.Next = waiter;
+            }
+            _last = waiter;
+            Count++;
+        }
+
+        public void Remove(Waiter waiter)
+        {
+            if (waiter.Previous is null)
+            {
+                First = waiter.Next;
+            }
+            else
+            {
+                waiter.Previous.Next = waiter.Next;
+            }
+            if (waiter.Next is null)
+            {
+                _last = waiter.Previous;
+            }
+            else
+            {
+                waiter.Next.Previous = waiter.Previous;
+            }
+            waiter.Previous = waiter.Next = null;
+            Count--;
+        }
     }
 
     private Slot? TryTake(Slot? avoid)

@@ -101,10 +101,14 @@ public sealed class StrictRequestMiddleware(RequestDelegate next, LimitsConfig l
                 return (StatusCodes.Status400BadRequest, "Content-Length with Transfer-Encoding");
             }
         }
-        foreach (var name in underscored ?? [])
+        // Not `underscored ?? []`: that makes an empty list for every request.
+        if (underscored is not null)
         {
-            // gunicorn's "drop": a header such as Content_Length could pass for Content-Length in the WSGI environ.
-            request.Headers.Remove(name);
+            foreach (var name in underscored)
+            {
+                // gunicorn's "drop": a header such as Content_Length could pass for Content-Length in the WSGI environ.
+                request.Headers.Remove(name);
+            }
         }
         return null;
     }

@@ -34,22 +34,65 @@ public static class ContentLengthGuard
     private sealed record GuardedTransport(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
     /// <summary>Hands Kestrel the stream's bytes up to a bad request's head, then fails the read that reaches it.</summary>
-    private sealed class GuardedReader(PipeReader inner) : PipeReader
+    /// <remarks>
+    /// It is also the awaitable of its own reads: a keep-alive connection waits here for every request, and a pipe has
+    /// one read outstanding at most, so one reused source per connection replaces a state machine per wait.
+    /// </remarks>
+    private sealed class GuardedReader : PipeReader, System.Threading.Tasks.Sources.IValueTaskSource<ReadResult>
     {
+        private readonly PipeReader inner;
         private readonly Http1HeadScanner _scanner = new();
+        private readonly Action _innerCompleted;
         private ReadOnlySequence<byte> _handedOut;
         private long _start;
         private long _scanned;
+        // Continuations run inline (RunContinuationsAsynchronously is false), as an awaiting state machine's would.
+        private System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore<ReadResult> _read;
+        private System.Runtime.CompilerServices.ConfiguredValueTaskAwaitable<ReadResult>.ConfiguredValueTaskAwaiter _pending;
+
+        public GuardedReader(PipeReader inner)
+        {
+            this.inner = inner;
+            _innerCompleted = InnerReadCompleted;
+        }
 
         public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
             var pending = inner.ReadAsync(cancellationToken);
-            return pending.IsCompletedSuccessfully ? new ValueTask<ReadResult>(Inspect(pending.Result)) : InspectWhenReadAsync(pending);
+            if (pending.IsCompletedSuccessfully)
+            {
+                return new ValueTask<ReadResult>(Inspect(pending.Result));
+            }
+            _read.Reset();
+            _pending = pending.ConfigureAwait(false).GetAwaiter();
+            _pending.UnsafeOnCompleted(_innerCompleted);
+            return new ValueTask<ReadResult>(this, _read.Version);
         }
 
-        /// <summary>Pooled: a keep-alive connection waits here for every request, and should not allocate for it.</summary>
-        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-        private async ValueTask<ReadResult> InspectWhenReadAsync(ValueTask<ReadResult> pending) => Inspect(await pending);
+        private void InnerReadCompleted()
+        {
+            var pending = _pending;
+            _pending = default;
+            ReadResult result;
+            try
+            {
+                result = Inspect(pending.GetResult());
+            }
+            catch (Exception e)
+            {
+                _read.SetException(e);
+                return;
+            }
+            _read.SetResult(result);
+        }
+
+        ReadResult System.Threading.Tasks.Sources.IValueTaskSource<ReadResult>.GetResult(short token) => _read.GetResult(token);
+
+        System.Threading.Tasks.Sources.ValueTaskSourceStatus System.Threading.Tasks.Sources.IValueTaskSource<ReadResult>.GetStatus(short token) =>
+            _read.GetStatus(token);
+
+        void System.Threading.Tasks.Sources.IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token,
+            System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags flags) => _read.OnCompleted(continuation, state, token, flags);
 
         public override bool TryRead(out ReadResult result)
         {

@@ -68,7 +68,12 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
     /// One request on one kept-alive connection: the head (and a small body) in one send, the response head from the
     /// first receive. One async method for the whole exchange, so a request costs one state machine here.
     /// </summary>
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        ExchangeAsync(request, cancellationToken).AsTask();
+
+    /// <summary>The exchange itself, with a pooled state machine (the forwarder gets a small task standing for it).</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<HttpResponseMessage> ExchangeAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var key = WorkerKey(request.RequestUri!);
         if (!_pools.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(key, out var pool) && !TryLeft(key.ToString(), out pool))
