@@ -40,6 +40,7 @@ public sealed class SendfileOutput : PipeWriter
         pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
     private readonly List<ArraySegment<byte>> _segments = [];
     private FileSend? _file;
+    private ChunkCompletion? _chunks;
     private long _discarding;
 
     private SendfileOutput(Socket socket, ConnectionContext connection)
@@ -70,6 +71,7 @@ public sealed class SendfileOutput : PipeWriter
             output.Complete();
             // Everything written is on the socket before Kestrel's own transport shuts its sending side.
             await sending;
+            output._chunks?.Args.Dispose();
             connection.Transport = transport;
         }
     }
@@ -199,8 +201,9 @@ public sealed class SendfileOutput : PipeWriter
         using var timeout = new CancellationTokenSource();
         await using var stalled = timeout.Token.Register(static state =>
             ((ConnectionContext)state!).Abort(new ConnectionAbortedException("The client took no file bytes for send_timeout.")), _connection);
-        using var args = new SocketAsyncEventArgs();
-        var chunkSent = new ChunkCompletion(args);
+        // One per connection, made at its first file: a connection serving files sends many.
+        var chunkSent = _chunks ??= new ChunkCompletion(new SocketAsyncEventArgs());
+        var args = chunkSent.Args;
         long sent = 0;
         while (sent < file.Count)
         {
@@ -235,6 +238,8 @@ public sealed class SendfileOutput : PipeWriter
             args.Completed += (_, a) => _pending!.TrySetResult(Result(a));
         }
 
+        public SocketAsyncEventArgs Args => _args;
+
         public Task<int> RunAsync(Socket socket)
         {
             // The send loop goes on where the kernel's completion arrives: no hop for it.
@@ -245,9 +250,15 @@ public sealed class SendfileOutput : PipeWriter
         private static int Result(SocketAsyncEventArgs a) => a.SocketError == SocketError.Success ? a.BytesTransferred : -1;
     }
 
+    /// <remarks>
+    /// <see cref="Done"/> runs its continuation inline, in the send loop: the response ends and the connection reads
+    /// its next request on the thread the file's last bytes completed on, with no hop to the thread pool (a wake-up
+    /// and a context switch per file otherwise). The loop holds nothing across it: a response written from there goes
+    /// into the pipe and is sent once the loop reads again, a file sent from there wakes the loop's next read.
+    /// </remarks>
     private sealed record FileSend(FileStream Stream, long Offset, long Count)
     {
-        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<long> Done { get; } = new();
     }
 
     // The PipeWriter Kestrel writes the connection's output into.
