@@ -41,6 +41,7 @@ public sealed class SendfileOutput : PipeWriter
     private readonly List<ArraySegment<byte>> _segments = [];
     private FileSend? _file;
     private ChunkCompletion? _chunks;
+    private CancellationTokenSource? _stalled;
     private long _discarding;
 
     private SendfileOutput(Socket socket, ConnectionContext connection)
@@ -72,6 +73,7 @@ public sealed class SendfileOutput : PipeWriter
             // Everything written is on the socket before Kestrel's own transport shuts its sending side.
             await sending;
             output._chunks?.Args.Dispose();
+            output._stalled?.Dispose();
             connection.Transport = transport;
         }
     }
@@ -198,32 +200,46 @@ public sealed class SendfileOutput : PipeWriter
 
     private async Task<long> SendFileChunksAsync(FileSend file)
     {
-        using var timeout = new CancellationTokenSource();
-        await using var stalled = timeout.Token.Register(static state =>
-            ((ConnectionContext)state!).Abort(new ConnectionAbortedException("The client took no file bytes for send_timeout.")), _connection);
-        // One per connection, made at its first file: a connection serving files sends many.
+        // One of each per connection, made at its first file: a connection serving files sends many.
+        var stalled = _stalled ??= NewSendTimer();
         var chunkSent = _chunks ??= new ChunkCompletion(new SocketAsyncEventArgs());
         var args = chunkSent.Args;
         long sent = 0;
-        while (sent < file.Count)
+        try
         {
-            var chunk = (int)Math.Min(ChunkBytes, file.Count - sent);
-            if (file.Stream.Length < file.Offset + sent + chunk)
+            while (sent < file.Count)
             {
-                break; // it shrank: the caller closes the connection rather than end a body short of its Content-Length
+                var chunk = (int)Math.Min(ChunkBytes, file.Count - sent);
+                args.SendPacketsElements = [new SendPacketsElement(file.Stream, file.Offset + sent, chunk, endOfPacket: false)];
+                stalled.CancelAfter(SendTimeout);
+                var done = await chunkSent.RunAsync(_socket);
+                // Fewer bytes than asked: the client left, or the file shrank (sendfile(2) stops at its end). The
+                // caller closes the connection rather than end a body short of its Content-Length.
+                if (done != chunk)
+                {
+                    sent += Math.Max(done, 0);
+                    break;
+                }
+                sent += done;
+                Interlocked.Add(ref s_bytesSent, done);
             }
-            args.SendPacketsElements = [new SendPacketsElement(file.Stream, file.Offset + sent, chunk, endOfPacket: false)];
-            timeout.CancelAfter(SendTimeout);
-            var done = await chunkSent.RunAsync(_socket);
-            if (done != chunk)
-            {
-                sent += Math.Max(done, 0);
-                break;
-            }
-            sent += done;
-            Interlocked.Add(ref s_bytesSent, done);
+        }
+        finally
+        {
+            // Disarmed between files (not TryReset: it would drop the registration). A timer that already fired
+            // has aborted the connection, which then sends nothing more.
+            stalled.CancelAfter(Timeout.InfiniteTimeSpan);
         }
         return sent;
+    }
+
+    /// <summary>nginx's <c>send_timeout</c> for file chunks: aborts the connection when a chunk stalls.</summary>
+    private CancellationTokenSource NewSendTimer()
+    {
+        var timer = new CancellationTokenSource();
+        timer.Token.UnsafeRegister(static state =>
+            ((ConnectionContext)state!).Abort(new ConnectionAbortedException("The client took no file bytes for send_timeout.")), _connection);
+        return timer;
     }
 
     /// <summary>One SendPacketsAsync at a time on a reused SocketAsyncEventArgs; the result is the bytes sent, or -1.</summary>
