@@ -5,7 +5,7 @@ namespace Gunicorn.Front.Buffering;
 /// (memory, then a temporary file) so the worker is free at once; the front then sends it to the client at the
 /// client's pace. A worker response with <c>X-Accel-Buffering: no</c> switches to streaming (server-sent events).
 /// </summary>
-public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSpan sendTimeout) : WriteOnlyStream
+public sealed class BufferedResponseBody(Stream client, long memoryLimit) : WriteOnlyStream
 {
     private SpillingBuffer? _buffer; // made at the first byte: a bodiless response allocates none
     private bool _streaming;
@@ -23,10 +23,9 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
     }
 
     /// <summary>
-    /// Sends what was buffered to the client, at the client's pace, but never slower than send_timeout per write:
-    /// a client that stops reading is cut off (nginx's send_timeout; Kestrel's data rate check misses such readers).
+    /// Sends what was buffered to the client, at the client's pace. A client that stops reading is cut off by the
+    /// connection's send_timeout (<see cref="Listeners.SendTimeoutOutput"/>), which ends these writes.
     /// </summary>
-    /// <exception cref="TimeoutException">The client took longer than send_timeout to accept one write.</exception>
     public async Task SendBufferedAsync(CancellationToken cancellationToken)
     {
         if (_buffer is not { Length: > 0 } buffer || _streaming)
@@ -35,36 +34,10 @@ public sealed class BufferedResponseBody(Stream client, long memoryLimit, TimeSp
         }
         if (buffer.InMemory is { Length: > 0 and <= SpillingBuffer.ChunkSize } whole)
         {
-            // The common case, a small response: one write, which the client's connection usually takes at once (no
-            // timer then); one it does not take within send_timeout is a stalled client.
-            var write = Client.WriteAsync(whole, cancellationToken);
-            if (!write.IsCompletedSuccessfully)
-            {
-                await write.AsTask().WaitAsync(sendTimeout, cancellationToken);
-            }
+            await Client.WriteAsync(whole, cancellationToken); // the common case, a small response: one write
             return;
         }
-        await SendInChunksAsync(buffer, cancellationToken);
-    }
-
-    /// <summary>A large or spilled response, piece by piece (a method of its own: its closure is not made for small ones).</summary>
-    private async Task SendInChunksAsync(SpillingBuffer buffer, CancellationToken cancellationToken)
-    {
-        // The timer alone tells a stalled client from an aborted request (either cancels the write).
-        using var stalled = new CancellationTokenSource();
-        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);
-        await buffer.ReadChunksAsync(async chunk =>
-        {
-            stalled.CancelAfter(sendTimeout);
-            try
-            {
-                await Client.WriteAsync(chunk, either.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException && stalled.IsCancellationRequested)
-            {
-                throw new TimeoutException("the client did not read within send_timeout", e);
-            }
-        }, cancellationToken);
+        await buffer.ReadChunksAsync(chunk => Client.WriteAsync(chunk, cancellationToken).AsTask(), cancellationToken);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

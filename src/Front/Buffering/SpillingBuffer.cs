@@ -17,12 +17,16 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
     private byte[]? _memory;
     private int _memoryLength;
     private FileStream? _file;
+    private MemoryStream? _reader;
+
+    /// <summary>What stays in memory: the limit, or the largest array for a limit set above it (then the rest spills).</summary>
+    private readonly long _inMemoryLimit = Math.Min(memoryLimit, Array.MaxLength);
 
     public long Length => _file?.Length ?? _memoryLength;
 
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (_file is null && _memoryLength + data.Length > memoryLimit)
+        if (_file is null && (long)_memoryLength + data.Length > _inMemoryLimit)
         {
             // Unlinked as soon as it is open: the data lives while the descriptor does, and nothing is left in the
             // temporary directory however the request ends, even when the master is killed (SIGKILL, OOM).
@@ -48,7 +52,7 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
         }
     }
 
-    /// <summary>Room for <paramref name="more"/> bytes in memory (under memoryLimit, checked by the caller).</summary>
+    /// <summary>Room for <paramref name="more"/> bytes in memory (under the in-memory limit, checked by the caller).</summary>
     private void Reserve(int more)
     {
         var needed = _memoryLength + more;
@@ -57,7 +61,7 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
             return;
         }
         var size = Math.Max(needed, _memory is null ? FirstArraySize : 2L * _memory.Length);
-        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(size, Math.Max(needed, memoryLimit)));
+        var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(size, Math.Max(needed, _inMemoryLimit)));
         _memory.AsSpan(0, _memoryLength).CopyTo(larger);
         ReturnMemory();
         _memory = larger;
@@ -80,7 +84,8 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
     {
         if (_file is null)
         {
-            return new MemoryStream(_memory ?? [], 0, _memoryLength, writable: false);
+            // Disposed with the buffer: a late reader gets ObjectDisposedException, never a pooled array's new owner's bytes.
+            return _reader = new MemoryStream(_memory ?? [], 0, _memoryLength, writable: false);
         }
         _file.Position = 0;
         return _file;
@@ -126,6 +131,7 @@ public sealed class SpillingBuffer(long memoryLimit, string? directory = null) :
         {
             await _file.DisposeAsync();
         }
+        _reader?.Dispose();
         ReturnMemory();
         _memoryLength = 0;
     }

@@ -91,7 +91,7 @@ public sealed class ForwardingHandler(
         }
         await using var requestBody = requestBuffer;
         var responseBuffer = config.Limits.ResponseBuffering && !streamed
-            ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize, TimeSpan.FromSeconds(config.Limits.SendTimeoutSeconds))
+            ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize)
             : null;
         if (responseBuffer is null)
         {
@@ -154,12 +154,6 @@ public sealed class ForwardingHandler(
         try
         {
             await responseBuffer.SendBufferedAsync(context.RequestAborted);
-        }
-        catch (TimeoutException)
-        {
-            Gunicorn.Shared.Logging.ErrorLog.Info(
-                $"Client {context.Connection.RemoteIpAddress} read {context.Request.Path} too slowly; closed after send_timeout ({config.Limits.SendTimeoutSeconds:0.#} s)");
-            context.Abort();
         }
         finally
         {

@@ -6,18 +6,23 @@ namespace Gunicorn.Front.Listeners;
 
 /// <summary>
 /// What every listener does with a connection before HTTP, in wire order: the PROXY protocol header (it precedes
-/// the TLS handshake), then TLS and the HTTP versions, then the Content-Length rule on the decrypted HTTP/1 bytes. On plaintext listeners with static files, the output is
-/// sent by <see cref="SendfileOutput"/> (zero-copy file bodies).
+/// the TLS handshake), then TLS and the HTTP versions, then the Content-Length rule on the decrypted HTTP/1 bytes.
+/// On plaintext listeners with static files, the output is sent by <see cref="SendfileOutput"/> (zero-copy file
+/// bodies); on every listener, a client that takes nothing for send_timeout is cut off (<see cref="SendTimeoutOutput"/>).
 /// </summary>
 public static class ConnectionPipeline
 {
     public static void Apply(ListenOptions listen, GunicornConfig config, Metrics.PrometheusMetrics? metrics = null)
     {
+        var sendTimeout = TimeSpan.FromSeconds(config.Limits.SendTimeoutSeconds);
         if (config.Static.Sendfile && config.Static.Mappings.Count > 0 && !config.Listeners.Tls.Enabled)
         {
             // Static files may leave through sendfile(2): this connection's output is sent by SendfileOutput.
-            listen.Use(next => connection => SendfileOutput.InvokeAsync(connection, next));
+            listen.Use(next => connection => SendfileOutput.InvokeAsync(connection, next, sendTimeout));
         }
+        // Inside SendfileOutput (it times what Kestrel writes into that loop's pipe) and outside TLS (encrypted
+        // bytes are what the client takes).
+        listen.Use(next => connection => SendTimeoutOutput.InvokeAsync(connection, next, sendTimeout));
         if (config.Proxy.ProxyProtocol)
         {
             var proxy = new ProxyProtocolMiddleware(new TrustedPeers(config.Proxy.ProxyAllowIps),

@@ -22,9 +22,6 @@ public sealed class SendfileOutput : PipeWriter
     /// <summary>nginx's <c>sendfile_max_chunk</c> (2m): one sendfile call's share, so one slow client is timed per chunk.</summary>
     public const int ChunkBytes = 2 * 1024 * 1024;
 
-    /// <summary>nginx's <c>send_timeout</c> default: a chunk that the client does not take in this time closes the connection.</summary>
-    public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(60);
-
     /// <summary>Where the dropped bytes "go": never read, so one buffer serves every connection.</summary>
     private static readonly byte[] Discarded = new byte[256 * 1024];
 
@@ -35,23 +32,28 @@ public sealed class SendfileOutput : PipeWriter
 
     private readonly Socket _socket;
     private readonly ConnectionContext _connection;
+    private readonly TimeSpan _sendTimeout;
     private readonly Pipe _pipe = new(new PipeOptions(
         readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
     private readonly List<ArraySegment<byte>> _segments = [];
     private FileSend? _file;
     private ChunkCompletion? _chunks;
-    private CancellationTokenSource? _stalled;
+    private SendStallTimer? _stalled;
     private long _discarding;
 
-    private SendfileOutput(Socket socket, ConnectionContext connection)
+    private SendfileOutput(Socket socket, ConnectionContext connection, TimeSpan sendTimeout)
     {
         _socket = socket;
         _connection = connection;
+        _sendTimeout = sendTimeout;
     }
 
-    /// <summary>The connection middleware: installs the loop on a connection with a socket, runs HTTP over it.</summary>
-    public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next)
+    /// <summary>
+    /// The connection middleware: installs the loop on a connection with a socket, runs HTTP over it. A client that
+    /// takes no file bytes for <paramref name="sendTimeout"/> (<c>send_timeout</c>) is disconnected.
+    /// </summary>
+    public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next, TimeSpan sendTimeout)
     {
         if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket)
         {
@@ -59,7 +61,7 @@ public sealed class SendfileOutput : PipeWriter
             return;
         }
         var transport = connection.Transport;
-        var output = new SendfileOutput(socket, connection);
+        var output = new SendfileOutput(socket, connection, sendTimeout);
         connection.Transport = new Transport(transport.Input, output);
         connection.Features.Set(output);
         var sending = output.SendLoopAsync();
@@ -201,7 +203,7 @@ public sealed class SendfileOutput : PipeWriter
     private async Task<long> SendFileChunksAsync(FileSend file)
     {
         // One of each per connection, made at its first file: a connection serving files sends many.
-        var stalled = _stalled ??= NewSendTimer();
+        var stalled = _stalled ??= new SendStallTimer(_socket, _sendTimeout, OnStall);
         var chunkSent = _chunks ??= new ChunkCompletion(new SocketAsyncEventArgs());
         var args = chunkSent.Args;
         long sent = 0;
@@ -211,7 +213,7 @@ public sealed class SendfileOutput : PipeWriter
             {
                 var chunk = (int)Math.Min(ChunkBytes, file.Count - sent);
                 args.SendPacketsElements = [new SendPacketsElement(file.Stream, file.Offset + sent, chunk, endOfPacket: false)];
-                stalled.CancelAfter(SendTimeout);
+                stalled.Arm();
                 var done = await chunkSent.RunAsync(_socket);
                 // Fewer bytes than asked: the client left, or the file shrank (sendfile(2) stops at its end). The
                 // caller closes the connection rather than end a body short of its Content-Length.
@@ -226,20 +228,17 @@ public sealed class SendfileOutput : PipeWriter
         }
         finally
         {
-            // Disarmed between files (not TryReset: it would drop the registration). A timer that already fired
-            // has aborted the connection, which then sends nothing more.
-            stalled.CancelAfter(Timeout.InfiniteTimeSpan);
+            stalled.Disarm();
         }
         return sent;
     }
 
-    /// <summary>nginx's <c>send_timeout</c> for file chunks: aborts the connection when a chunk stalls.</summary>
-    private CancellationTokenSource NewSendTimer()
+    private void OnStall()
     {
-        var timer = new CancellationTokenSource();
-        timer.Token.UnsafeRegister(static state =>
-            ((ConnectionContext)state!).Abort(new ConnectionAbortedException("The client took no file bytes for send_timeout.")), _connection);
-        return timer;
+        // The buffered responses' wording (ForwardingHandler), so one grep finds both.
+        Gunicorn.Shared.Logging.ErrorLog.Info(
+            $"Client {_connection.RemoteEndPoint} read a file too slowly; closed after send_timeout ({_sendTimeout.TotalSeconds:0.#} s)");
+        _connection.Abort(new ConnectionAbortedException("The client took no file bytes for send_timeout."));
     }
 
     /// <summary>One SendPacketsAsync at a time on a reused SocketAsyncEventArgs; the result is the bytes sent, or -1.</summary>

@@ -49,7 +49,12 @@ public static class FrontLimitSettings
         Type = Quantities.Seconds,
         Default = 60,
         Rules = [Rules.AtLeast(0.1)],
-        Doc = "The longest time a client may take to accept more of a response; a slower reader is disconnected.",
+        Doc = """
+            The longest time a client may take to accept more of a response (nginx's `send_timeout`: between two
+            writes that get through, not over the whole response); a client that takes nothing for this long is
+            disconnected. Every response: proxied (buffered or streamed), static files (sendfile(2) or copied),
+            HTTP/2, WebSocket.
+            """,
     };
 
     public static readonly Setting<bool> RequestBuffering = new()

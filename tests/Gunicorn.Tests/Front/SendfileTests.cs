@@ -151,6 +151,70 @@ public class SendfileTests
         Assert.StartsWith("Hello from gunicorn-net", await server.Client.GetStringAsync("/"));
     }
 
+    [Fact]
+    public async Task ClientThatStopsReadingAFile_IsCutOffAfterSendTimeout()
+    {
+        var (dir, _, _) = Site();
+        await using var server = await GunicornServer.StartAsync(["--send-timeout", "1", "@hello"], dir);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.ReceiveBufferSize = 64 * 1024;
+        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        await socket.SendAsync("GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        var head = new byte[512];
+        var headLength = await socket.ReceiveAsync(head);
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, headLength));
+
+        // The client reads nothing more: well before the 60 s default, the front gives up on it.
+        await server.WaitForLogAsync(@"read a file too slowly; closed after send_timeout \(1 s\)", Deadline);
+        var rest = await ReadToEndAsync(socket);
+        Assert.InRange(headLength + rest.Length, 1, 100L * OneMiB - 1);
+        Assert.StartsWith("Hello from gunicorn-net", await server.Client.GetStringAsync("/"));
+    }
+
+    [Fact]
+    public async Task SlowButSteadyReader_GetsTheWholeFile_ThoughEachChunkOutlastsSendTimeout()
+    {
+        var (dir, _, largePath) = Site();
+        await using var server = await GunicornServer.StartAsync(["--send-timeout", "0.5", "@hello"], dir);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.ReceiveBufferSize = 64 * 1024;
+        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        const int length = 4 * OneMiB;
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-{length - 1}\r\nConnection: close\r\n\r\n"));
+
+        // About 1 MiB/s: a 2 MiB sendfile chunk takes about two seconds, four send_timeouts, while bytes keep moving.
+        // nginx's send_timeout runs between two writes that make progress, not over a whole chunk.
+        var response = await ReadPacedAsync(socket, bytesPerTick: 16 * 1024, tick: TimeSpan.FromMilliseconds(15));
+        var bodyAt = IndexOf(response, "\r\n\r\n"u8, 0) + 4;
+        Assert.StartsWith("HTTP/1.1 206", Encoding.ASCII.GetString(response, 0, bodyAt));
+        var expected = new byte[length];
+        await using (var file = File.OpenRead(largePath))
+        {
+            await file.ReadExactlyAsync(expected);
+        }
+        Assert.True(response.AsSpan(bodyAt).SequenceEqual(expected), $"the body differs from the file's first 4 MiB ({response.Length - bodyAt} bytes)");
+        Assert.DoesNotContain("too slowly", server.Log);
+    }
+
+    /// <summary>Reads at most <paramref name="bytesPerTick"/> a tick until the server closes the connection.</summary>
+    private static async Task<byte[]> ReadPacedAsync(Socket socket, int bytesPerTick, TimeSpan tick)
+    {
+        using var deadline = new CancellationTokenSource(Deadline);
+        using var pace = new PeriodicTimer(tick);
+        var received = new MemoryStream();
+        var buffer = new byte[bytesPerTick];
+        int read;
+        do
+        {
+            await pace.WaitForNextTickAsync(deadline.Token);
+            read = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
+            received.Write(buffer, 0, read);
+        }
+        while (read > 0);
+        return received.ToArray();
+    }
+
     /// <summary>Reads until the server closes the connection, or resets it (within the deadline).</summary>
     private static async Task<byte[]> ReadToEndAsync(Socket socket)
     {

@@ -153,17 +153,30 @@ public class SlowClientTests
         Assert.DoesNotContain(lines, l => l.Contains("[DEBUG]") && l.Contains("POST /stream/up"));
     }
 
-    [Fact]
-    public async Task ClientThatStopsReading_IsCutOffAfterSendTimeout()
+    /// <summary>
+    /// send_timeout on every response path: a buffered proxied response, a streamed one, and a static file on the
+    /// copying path (sendfile(2) bodies: SendfileTests). The client reads nothing after asking for 32 MiB.
+    /// </summary>
+    [Theory]
+    [InlineData("buffered", "/bytes?count=33554432")]
+    [InlineData("streamed", "/bytes?count=33554432")]
+    [InlineData("static, copied", "/static/big.bin")]
+    public async Task ClientThatStopsReading_IsCutOffAfterSendTimeout(string path, string target)
     {
-        await using var server = await GunicornServer.StartAsync(["-w", "1", "--send-timeout", "1", "@echo"]);
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-slow-").FullName;
+        Directory.CreateDirectory(Path.Combine(dir, "public"));
+        await File.WriteAllBytesAsync(Path.Combine(dir, "public", "big.bin"), new byte[33554432]);
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--send-timeout", "1",
+            "--response-buffering", path == "streamed" ? "false" : "true", "--no-sendfile", "--static", "/static=public", "@echo"], dir);
         using var reader = new TcpClient { ReceiveBufferSize = 4096 };
         await reader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
-        await reader.GetStream().WriteAsync(Encoding.ASCII.GetBytes("GET /bytes?count=33554432 HTTP/1.1\r\nHost: x\r\n\r\n"));
-        await server.WaitForLogAsync(@"read /bytes too slowly; closed after send_timeout \(1 s\)", Deadline);
+        await reader.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        await server.WaitForLogAsync(@"read a response too slowly; closed after send_timeout \(1 s\)", Deadline);
         // What reached the socket buffers can still be read; then the connection ends short of 32 MiB.
         var total = await CountBytesAsync(reader.GetStream(), upTo: 33554432);
         Assert.True(total < 33554432, $"read {total} bytes");
+        // The master goes on serving.
+        Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
     }
 
     /// <summary>Sends the rest of a "half-" upload and checks that the worker echoed all ten bytes.</summary>

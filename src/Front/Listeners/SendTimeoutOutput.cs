@@ -1,0 +1,105 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+
+namespace Gunicorn.Front.Listeners;
+
+/// <summary>
+/// nginx's <c>send_timeout</c> for everything a connection sends: a flush that the client does not let through
+/// within the timeout (it stopped reading, and the socket's buffers and the connection's output pipe are full)
+/// closes the connection. Every response path goes through here: proxied responses, buffered or streamed, static
+/// files on the copying path (TLS, <c>sendfile: false</c>), HTTP/2 and upgraded connections (sendfile(2) bodies,
+/// which never pass a pipe, are timed by <see cref="SendStallTimer"/>). Kestrel's own check is a minimum data rate
+/// that lets a stalled reader hold a connection for minutes (240 B/s allowed for every byte queued). As with nginx
+/// the timeout runs between two writes that get through, not over a whole response: a flush that completes at once,
+/// the common case, arms no timer.
+/// </summary>
+public sealed class SendTimeoutOutput : PipeWriter
+{
+    private readonly PipeWriter _inner;
+    private readonly ConnectionContext _connection;
+    private readonly TimeSpan _timeout;
+    private ITimer? _timer;
+    private int _pending;
+
+    private SendTimeoutOutput(PipeWriter inner, ConnectionContext connection, TimeSpan timeout)
+    {
+        _inner = inner;
+        _connection = connection;
+        _timeout = timeout;
+    }
+
+    /// <summary>The connection middleware: times the connection's output for the rest of the pipeline.</summary>
+    public static async Task InvokeAsync(ConnectionContext connection, ConnectionDelegate next, TimeSpan timeout)
+    {
+        var transport = connection.Transport;
+        var output = new SendTimeoutOutput(transport.Output, connection, timeout);
+        connection.Transport = new Transport(transport.Input, output);
+        try
+        {
+            await next(connection);
+        }
+        finally
+        {
+            output._timer?.Dispose();
+            connection.Transport = transport;
+        }
+    }
+
+    private sealed record Transport(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var flush = _inner.FlushAsync(cancellationToken);
+        return flush.IsCompleted ? flush : TimedAsync(flush);
+    }
+
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        var write = _inner.WriteAsync(source, cancellationToken);
+        return write.IsCompleted ? write : TimedAsync(write);
+    }
+
+    private async ValueTask<FlushResult> TimedAsync(ValueTask<FlushResult> flush)
+    {
+        var timer = _timer ??= TimeProvider.System.CreateTimer(static state => ((SendTimeoutOutput)state!).Stalled(), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        Volatile.Write(ref _pending, 1);
+        timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            return await flush;
+        }
+        finally
+        {
+            Volatile.Write(ref _pending, 0);
+            timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void Stalled()
+    {
+        if (Interlocked.Exchange(ref _pending, 0) == 0)
+        {
+            return; // the flush got through while the timer fired
+        }
+        Gunicorn.Shared.Logging.ErrorLog.Info(
+            $"Client {_connection.RemoteEndPoint} read a response too slowly; closed after send_timeout ({_timeout.TotalSeconds:0.#} s)");
+        _connection.Abort(new ConnectionAbortedException("The client took no bytes for send_timeout."));
+    }
+
+    public override void Advance(int bytes) => _inner.Advance(bytes);
+
+    public override Memory<byte> GetMemory(int sizeHint = 0) => _inner.GetMemory(sizeHint);
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => _inner.GetSpan(sizeHint);
+
+    public override void CancelPendingFlush() => _inner.CancelPendingFlush();
+
+    public override void Complete(Exception? exception = null) => _inner.Complete(exception);
+
+    public override ValueTask CompleteAsync(Exception? exception = null) => _inner.CompleteAsync(exception);
+
+    public override bool CanGetUnflushedBytes => _inner.CanGetUnflushedBytes;
+
+    public override long UnflushedBytes => _inner.UnflushedBytes;
+}
