@@ -51,7 +51,14 @@ public sealed class ForwardingHandler(
         || (config.App.Target?.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ?? false);
 
     /// <summary>How long a request may wait for a free worker (and for the first workers at startup).</summary>
-    private readonly TimeSpan _queueWait = TimeSpan.FromSeconds(config.Pool.TimeoutSeconds > 0 ? config.Pool.TimeoutSeconds : 30);
+    private readonly TimeSpan _queueWait = QueueWaitFor(config.Pool.TimeoutSeconds);
+
+    /// <summary>
+    /// A queued request waits for a worker as long as a worker may take to answer (timeout), then gets 503; timeout 0
+    /// means no timeout, so it waits as long as it takes, as a request in gunicorn's backlog does.
+    /// </summary>
+    internal static TimeSpan QueueWaitFor(int timeoutSeconds) =>
+        timeoutSeconds <= 0 ? System.Threading.Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(timeoutSeconds);
 
     public Task InvokeAsync(HttpContext context)
     {

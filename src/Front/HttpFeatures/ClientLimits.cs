@@ -43,7 +43,7 @@ public sealed class ClientLimits : IDisposable
     /// <summary>
     /// nginx's leaky bucket as a token bucket: one token per 1/rate seconds. With nodelay the bucket holds 1 + burst
     /// tokens (a burst is served at once, then the rate); without, it holds one and up to burst requests wait in
-    /// order for theirs. The partitioned limiter replenishes every 100 ms, so rates above 10r/s add tokens in steps.
+    /// order for theirs (above 10r/s, one step's tokens take the place of the one). The partitioned limiter replenishes every 100 ms, so rates above 10r/s add tokens in steps.
     /// </summary>
     public static TokenBucketRateLimiterOptions TokenBucket(double perSecond, int burst, bool noDelay)
     {
@@ -52,7 +52,8 @@ public sealed class ClientLimits : IDisposable
             : (TimeSpan.FromMilliseconds(100), Math.Max(1, (int)Math.Round(perSecond / 10)));
         return new TokenBucketRateLimiterOptions
         {
-            TokenLimit = noDelay ? 1 + burst : Math.Max(1, tokens),
+            // One replenishment step, plus the burst with nodelay: a bucket smaller than a step would cap the rate.
+            TokenLimit = noDelay ? tokens + burst : tokens,
             TokensPerPeriod = tokens,
             ReplenishmentPeriod = period,
             QueueLimit = noDelay ? 0 : burst,

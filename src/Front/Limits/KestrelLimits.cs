@@ -10,6 +10,9 @@ public static class KestrelLimits
     /// <summary>Kestrel accepts a bare LF as a line ending unless this switch is on; gunicorn refuses it (400).</summary>
     public const string StrictLineEndingsSwitch = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
 
+    /// <summary>Kestrel's own default for <c>MaxRequestBufferSize</c>.</summary>
+    private const long DefaultRequestBufferSize = 1024 * 1024;
+
     public static void Apply(KestrelServerOptions kestrel, LimitsConfig limits, int keepAliveSeconds, Http2Config http2)
     {
         // gunicorn's http2_* settings; the connection's window is never smaller than a stream's.
@@ -25,6 +28,11 @@ public static class KestrelLimits
         k.MaxRequestHeaderCount = limits.RequestFields;
         // Each line is checked by StrictRequestMiddleware; the total only has to let every allowed line through.
         k.MaxRequestHeadersTotalSize = (int)Math.Min(int.MaxValue, (long)limits.RequestFields * (limits.RequestFieldSize + 2) + 2);
+        // Kestrel refuses to start when its read buffer (1 MiB by default) is smaller than either limit: gunicorn's
+        // limit_request_fields 0 (32768) or 128 fields of 8190 bytes are valid and must start. The buffer holds at
+        // most one head; bodies are read by request buffering (or at the worker's pace on unbuffered paths).
+        k.MaxRequestBufferSize = Math.Max(k.MaxRequestBufferSize ?? DefaultRequestBufferSize,
+            Math.Max(k.MaxRequestHeadersTotalSize, k.MaxRequestLineSize));
         k.MaxRequestBodySize = limits.MaxBodySize == 0 ? null : limits.MaxBodySize;
         k.RequestHeadersTimeout = TimeSpan.FromSeconds(limits.HeaderTimeoutSeconds);
         k.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(keepAliveSeconds, 1));

@@ -129,7 +129,11 @@ public static class FrontLimitSettings
         Type = Scalars.Int,
         Default = 1000,
         Rules = [Rules.AtLeast(0)],
-        Doc = "Requests waiting at the front for a free worker; beyond this they are answered 503 with Retry-After.",
+        Doc = """
+            Requests waiting at the front for a free worker; beyond this they are answered 503 with Retry-After. A
+            request that waits longer than `timeout` seconds for a worker gets the same 503 (with `timeout` 0 it
+            waits as long as it takes).
+            """,
     };
 
     public static readonly Setting<double> DrainPeriod = new()

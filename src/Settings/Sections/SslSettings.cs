@@ -24,7 +24,7 @@ public static class SslSettings
         Meta = "FILE",
         Type = Scalars.OptionalText,
         Default = null,
-        Doc = "The TLS certificate file (PEM). When set, every TCP listener speaks TLS.",
+        Doc = "The TLS certificate file (PEM). When set, every `bind` listener speaks TLS, Unix sockets included (as in gunicorn); the `https_redirect_bind` listeners stay plaintext.",
     };
 
     public static readonly Setting<string?> CaCerts = new()

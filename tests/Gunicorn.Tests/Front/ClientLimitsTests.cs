@@ -29,6 +29,27 @@ public class ClientLimitsTests
         Assert.All(await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => server.Client.GetAsync("/pid"))),
             r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
 
+    /// <summary>
+    /// Above 10r/s the bucket is refilled in 100 ms steps: it must hold a whole step, or 100r/s with nodelay and
+    /// burst 0 would let 10 requests a second through (a bucket never holds more than its limit). In steady state a
+    /// bucket serves min(limit, step) tokens a step; with nodelay, what it holds beyond a step is the burst.
+    /// </summary>
+    [Theory]
+    [InlineData(100, 0, true)]
+    [InlineData(100, 5, true)]
+    [InlineData(100, 0, false)]
+    [InlineData(50, 3, false)]
+    [InlineData(5, 2, true)]
+    [InlineData(0.5, 0, true)]
+    public void TokenBucket_LetsTheConfiguredRateThrough_AndHoldsTheBurst(double perSecond, int burst, bool noDelay)
+    {
+        var options = ClientLimits.TokenBucket(perSecond, burst, noDelay);
+        var steadyRate = Math.Min(options.TokenLimit, options.TokensPerPeriod) / options.ReplenishmentPeriod.TotalSeconds;
+        Assert.Equal(perSecond, steadyRate, precision: 6);
+        Assert.Equal(noDelay ? burst : 0, options.TokenLimit - options.TokensPerPeriod);
+        Assert.Equal(noDelay ? 0 : burst, options.QueueLimit);
+    }
+
     [Fact]
     public async Task NoDelay_ServesTheBurstAtOnce_RefusesTheRest_ThenRefillsAtTheRate()
     {

@@ -26,12 +26,50 @@ public class HonouredSettingsTests
         Assert.Equal(HttpStatusCode.RequestUriTooLong, (await bounded.Client.GetAsync(target)).StatusCode);
     }
 
+    /// <summary>
+    /// Header limits whose product exceeds Kestrel's default read buffer (1 MiB) used to stop the front from starting
+    /// ("Maximum request buffer size must be greater than or equal to maximum request header size").
+    /// </summary>
+    [Theory]
+    [InlineData("128", "8190")]
+    [InlineData("0", "8190")]
+    [InlineData("100", "32768")]
+    public async Task LargeHeaderLimits_Start_AndAreEnforced(string fields, string fieldSize)
+    {
+        await using var server = await GunicornServer.StartAsync(
+            ["-w", "1", "--limit-request-fields", fields, "--limit-request-field_size", fieldSize, "@echo"]);
+        var allowed = fields == "0" ? 32768 : int.Parse(fields);
+        var within = new HttpRequestMessage(HttpMethod.Get, "/pid");
+        for (var i = 0; i < 90; i++)
+        {
+            within.Headers.Add($"X-Field-{i}", new string('v', 1000));
+        }
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.SendAsync(within)).StatusCode);
+        if (allowed < 32768)
+        {
+            var over = new HttpRequestMessage(HttpMethod.Get, "/pid");
+            for (var i = 0; i < allowed + 1; i++)
+            {
+                over.Headers.Add($"X-Field-{i}", "v");
+            }
+            Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, (await server.Client.SendAsync(over)).StatusCode);
+        }
+    }
+
     [Fact]
     public void TimeoutZero_LeavesTheFrontsActivityTimeoutUnbounded()
     {
         Assert.Equal(Timeout.InfiniteTimeSpan, ForwardingHandler.ActivityTimeoutFor(0));
         Assert.Equal(TimeSpan.FromSeconds(60), ForwardingHandler.ActivityTimeoutFor(30));
         Assert.Equal(TimeSpan.FromSeconds(240), ForwardingHandler.ActivityTimeoutFor(120));
+    }
+
+    [Fact]
+    public void TimeoutZero_LetsQueuedRequestsWaitAsLongAsItTakes()
+    {
+        Assert.Equal(Timeout.InfiniteTimeSpan, ForwardingHandler.QueueWaitFor(0));
+        Assert.Equal(TimeSpan.FromSeconds(30), ForwardingHandler.QueueWaitFor(30));
+        Assert.Equal(TimeSpan.FromSeconds(120), ForwardingHandler.QueueWaitFor(120));
     }
 
     [Fact]
