@@ -97,6 +97,11 @@ public sealed class ForwardingHandler(
             return;
         }
         await using var requestBody = requestBuffer;
+        if (requestBuffer is null && !upgrade && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            // A body that goes to the worker as it arrives: client_body_timeout bounds its pauses here.
+            context.Request.Body = new StreamedBodyPauseLimit(context.Request.Body, context, TimeSpan.FromSeconds(config.Limits.BodyTimeoutSeconds));
+        }
         var responseBuffer = config.Limits.ResponseBuffering && !streamed
             ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize)
             : null;

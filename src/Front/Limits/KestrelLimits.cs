@@ -37,7 +37,9 @@ public static class KestrelLimits
         k.RequestHeadersTimeout = TimeSpan.FromSeconds(limits.HeaderTimeoutSeconds);
         k.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(keepAliveSeconds, 1));
         // A client that sends no body byte for client_body_timeout is cut off (408). Slow uploads are otherwise fine.
-        k.MinRequestBodyDataRate = new MinDataRate(1, TimeSpan.FromSeconds(limits.BodyTimeoutSeconds));
+        // The pauses themselves are timed by request buffering and, for streamed bodies, StreamedBodyPauseLimit;
+        // Kestrel refuses a grace period of 1 s or less (it would not start), so shorter timeouts leave it at 2 s.
+        k.MinRequestBodyDataRate = new MinDataRate(1, TimeSpan.FromSeconds(Math.Max(limits.BodyTimeoutSeconds, 2)));
         // obs-text (bytes 0x80-0xFF) in header values passes through unchanged, as gunicorn passes it (latin-1).
         kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => Encoding.Latin1;

@@ -37,7 +37,10 @@ public static class FrontLimitSettings
         Type = Quantities.Seconds,
         Default = 60,
         Rules = [Rules.AtLeast(0.1)],
-        Doc = "The longest pause allowed between two reads of a request body; then 408 and the connection is closed.",
+        Doc = """
+            The longest pause allowed between two reads of a request body; then 408 and the connection is closed (a
+            body streamed to the worker, `request_buffering: false` or `unbuffered_paths`: the connection is closed).
+            """,
     };
 
     public static readonly Setting<double> SendTimeout = new()

@@ -153,6 +153,22 @@ public class SlowClientTests
         Assert.DoesNotContain(lines, l => l.Contains("[DEBUG]") && l.Contains("POST /stream/up"));
     }
 
+    [Fact]
+    public async Task StreamedUploadThatPauses_IsCutOffAfterClientBodyTimeout_AndFreesTheWorker()
+    {
+        await using var server = await GunicornServer.StartAsync(
+            ["-w", "1", "--client-body-timeout", "1", "--unbuffered-path", "/stream", "@echo"]);
+        using var uploader = new TcpClient();
+        await uploader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        var stream = uploader.GetStream();
+        // Half a body, then nothing: the one sync worker reads it as it comes and waits for the rest.
+        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /stream/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf-"));
+        await server.WaitForLogAsync(@"sent no body bytes of POST /stream/up for client_body_timeout \(1 s\); closed", Deadline);
+        Assert.Equal(0, await CountBytesAsync(stream, upTo: 1));
+        // The worker is free again (with one sync worker, this request would otherwise wait for the upload).
+        Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
+    }
+
     /// <summary>
     /// send_timeout on every response path: a buffered proxied response, a streamed one, and a static file on the
     /// copying path (sendfile(2) bodies: SendfileTests). The client reads nothing after asking for 32 MiB.

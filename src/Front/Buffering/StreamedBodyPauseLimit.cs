@@ -1,0 +1,84 @@
+namespace Gunicorn.Front.Buffering;
+
+/// <summary>
+/// nginx's <c>client_body_timeout</c> for a request body streamed to the worker (<c>request_buffering: false</c>,
+/// <c>unbuffered_paths</c>): the longest pause between two reads. Buffered bodies are timed as they are read
+/// (<see cref="RequestBuffer"/>); a streamed one is read by the forwarder at the worker's pace, and Kestrel's own check
+/// is an average rate over the whole body, which a client that sent a little and stopped passes for hours while a
+/// worker waits for the rest. A read that finds data at once arms no timer; a pause past the limit closes the
+/// connection (the worker's request ends with it, and the worker is free).
+/// </summary>
+public sealed class StreamedBodyPauseLimit(Stream body, HttpContext context, TimeSpan limit) : Stream
+{
+    private ITimer? _timer;
+    private int _waiting;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = body.ReadAsync(buffer, cancellationToken);
+        return read.IsCompleted ? read : TimedAsync(read);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => body.Read(buffer, offset, count);
+
+    private async ValueTask<int> TimedAsync(ValueTask<int> read)
+    {
+        var timer = _timer ??= TimeProvider.System.CreateTimer(static state => ((StreamedBodyPauseLimit)state!).Paused(), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        Volatile.Write(ref _waiting, 1);
+        timer.Change(limit, Timeout.InfiniteTimeSpan);
+        try
+        {
+            return await read;
+        }
+        finally
+        {
+            Volatile.Write(ref _waiting, 0);
+            timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void Paused()
+    {
+        if (Interlocked.Exchange(ref _waiting, 0) == 0)
+        {
+            return; // the read completed while the timer fired
+        }
+        Gunicorn.Shared.Logging.ErrorLog.Info(
+            $"Client {context.Connection.RemoteIpAddress} sent no body bytes of {context.Request.Method} {context.Request.Path} " +
+            $"for client_body_timeout ({limit.TotalSeconds:0.#} s); closed");
+        context.Abort();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _timer?.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        _timer?.Dispose();
+        return base.DisposeAsync();
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
