@@ -6,8 +6,9 @@ packages=(clang zlib1g-dev python3 libpython3.11)
 lean=()
 if [ "${1:-}" = "tests" ]; then
   # gunicorn is the reference the access-log test compares against; curl and h2load (nghttp2-client) drive the TLS
-  # and HTTP/2 acceptance tests; Flask and Django are the sample apps, FastAPI the ASGI one; systemd's systemd-analyze verifies deploy/'s units.
-  packages+=(python3-flask python3-django python3-fastapi gunicorn curl nghttp2-client systemd)
+  # and HTTP/2 acceptance tests; Flask and Django are the sample apps, FastAPI the ASGI one; systemd's systemd-analyze verifies deploy/'s units;
+  # ss (iproute2) shows a listening socket's backlog.
+  packages+=(python3-flask python3-django python3-fastapi gunicorn curl nghttp2-client systemd iproute2)
   # promtool (in Debian's prometheus package) checks /metrics; without its recommends (exporters, a web console).
   lean=(prometheus)
 fi

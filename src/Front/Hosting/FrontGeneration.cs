@@ -77,7 +77,14 @@ public sealed class FrontGeneration : IAsyncDisposable
         // instead of being queued to the thread pool at each step: Kestrel's parse, the forwarding and the response's
         // send happen in one wake-up, as in nginx's event loop. Nothing on that path blocks (files and the disk buffer
         // are asynchronous), so no connection waits behind another's work longer than that work itself.
-        builder.Services.Configure<SocketTransportOptions>(o => o.UnsafePreferInlineScheduling = true);
+        // Kestrel calls listen(2) on every socket it is handed, with its own backlog (512) unless told: `backlog` is
+        // applied here, on the shared sockets, so a reload's new generation resizes the kept sockets' queues too (as
+        // gunicorn listens again on sockets it inherits).
+        builder.Services.Configure<SocketTransportOptions>(o =>
+        {
+            o.UnsafePreferInlineScheduling = true;
+            o.Backlog = config.Listeners.Backlog;
+        });
         if (config.Http.Compression.Enabled)
         {
             Compression.AddTo(builder.Services, config.Http.Compression);

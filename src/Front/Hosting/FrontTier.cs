@@ -135,6 +135,11 @@ public sealed class FrontTier : IFront, IAsyncDisposable
         {
             ErrorLog.Info($"Closing listener {listener.Address} (no longer in bind) once its requests are done");
         }
+        if (config.Listeners.ReusePort != _config.Listeners.ReusePort)
+        {
+            ErrorLog.Warning($"reuse_port is now {(config.Listeners.ReusePort ? "on" : "off")} for new binds only: a socket's SO_REUSEPORT is set when it is " +
+                "opened, so the listeners kept by this reload keep theirs until a restart (or USR2)");
+        }
         _config = config;
         _draining.RemoveAll(drain => drain.IsCompleted);
         _draining.Add(DrainAsync(old, dropped, TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds),

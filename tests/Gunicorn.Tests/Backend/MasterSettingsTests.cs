@@ -111,6 +111,31 @@ public class MasterSettingsTests
         Assert.DoesNotContain(server.Log.Split('\n'), l => l.Contains($"[{server.Pid}] [DEBUG]"));
     }
 
+    [SkippableFact]
+    public async Task Backlog_IsTheListenersQueue_AndHupResizesIt()
+    {
+        Skip.IfNot(File.Exists("/usr/bin/ss"), "ss (iproute2) is not installed.");
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-hup-backlog-").FullName;
+        var config = Path.Combine(dir, "gunicorn.yaml");
+        File.WriteAllText(config, "workers: 1\nbacklog: 64\n");
+        await using var server = await GunicornServer.StartAsync(["@echo"], dir);
+        Assert.Equal(64, await ListenBacklogAsync(server.BaseAddress.Port));
+
+        File.WriteAllText(config, "workers: 1\nbacklog: 200\n");
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync("Reload complete", Deadline);
+        Assert.Equal(200, await ListenBacklogAsync(server.BaseAddress.Port));
+    }
+
+    /// <summary>A listening TCP socket's backlog, as ss shows it (Send-Q of a LISTEN socket).</summary>
+    private static async Task<int> ListenBacklogAsync(int port)
+    {
+        var ss = await ExternalTool.RunAsync("/usr/bin/ss", ["-ltnH", $"sport = :{port}"], Deadline);
+        var columns = ss.Output.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(columns.Length >= 3 && columns[0] == "LISTEN", ss.Output);
+        return int.Parse(columns[2]);
+    }
+
     [Fact]
     public async Task StdioInheritance_KeepsTheDaemonsStderr()
     {
