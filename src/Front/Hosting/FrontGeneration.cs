@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Gunicorn.Front.AccessLog;
 using Gunicorn.Front.Forwarding;
@@ -122,6 +123,12 @@ public sealed class FrontGeneration : IAsyncDisposable
             if (routing.Draining || _retiring || config.Listeners.KeepAliveSeconds == 0)
             {
                 context.Response.Headers.Connection = "close";
+                if (!HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
+                {
+                    // HTTP/2 has no Connection header (Kestrel drops it): a GOAWAY tells the client to go elsewhere,
+                    // after the streams it has open.
+                    context.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose();
+                }
             }
             if (config.Limits.HealthPath is { } health && context.Request.Path.Equals(health))
             {

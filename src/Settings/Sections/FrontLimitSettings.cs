@@ -150,7 +150,8 @@ public static class FrontLimitSettings
         Rules = [Rules.AtLeast(0.0)],
         Doc = """
             On TERM, keep serving this long before the listeners close: `health_path` answers 503 and every response
-            says `Connection: close`, so load balancers and Kubernetes move traffic away without a failed request.
+            says `Connection: close` (an HTTP/2 connection gets a GOAWAY), so load balancers and Kubernetes move
+            traffic away without a failed request.
             """,
     };
 

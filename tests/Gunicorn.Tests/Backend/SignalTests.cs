@@ -42,6 +42,25 @@ public class SignalTests
         Assert.All(workers, pid => Assert.False(ProcessTree.IsAlive(pid)));
     }
 
+    /// <summary>HTTP/2 has no Connection header (Kestrel drops it): a draining front tells h2 clients with a GOAWAY.</summary>
+    [SkippableFact]
+    public async Task TermWithADrainPeriod_SendsHttp2ClientsAGoaway_AndStillAnswers()
+    {
+        Skip.IfNot(ExternalTool.IsInstalled("/usr/bin/nghttp"), "nghttp (nghttp2-client) is installed by test.sh.");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--drain-period", "5",
+            "--http2-cleartext", "prior-knowledge", "--http-protocols", "h1,h2", "@echo"]);
+        var url = new Uri(server.BaseAddress, "/pid").ToString();
+        var before = await ExternalTool.RunAsync("/usr/bin/nghttp", ["-v", url], Deadline);
+        Assert.Contains(":status: 200", before.Output);
+        Assert.DoesNotContain("recv GOAWAY", before.Output);
+
+        server.Signal(Signals.TERM);
+        await server.WaitForLogAsync("Draining for 5 s", Deadline);
+        var during = await ExternalTool.RunAsync("/usr/bin/nghttp", ["-v", url], Deadline);
+        Assert.Contains(":status: 200", during.Output);
+        Assert.Contains("recv GOAWAY frame", during.Output);
+    }
+
     [Fact]
     public async Task TermWithADrainPeriod_ReportsUnhealthy_KeepsServing_ThenStops_WithoutAFailedRequest()
     {
