@@ -146,6 +146,16 @@ public sealed partial class Arbiter
             _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: the configuration is invalid (see the error log)";
             return;
         }
+        if (SocketDirectoryOwner(config) != SocketDirectoryOwner(_serving.Config))
+        {
+            // The workers' socket directory (0700) was given to the first identity when the master started: workers
+            // running as another user could not bind their sockets in it, and the reload would fail worker by worker.
+            const string why = "user/group changed, but the workers' socket directory belongs to the identity the master started with";
+            ErrorLog.Error($"Reload failed: {why}. Restart the master (or upgrade it in place with USR2) to run the workers as another user. The current workers keep serving.");
+            Counters.ReloadFailed();
+            _lastReload = $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} failed: {why}";
+            return;
+        }
         var number = Math.Max(_serving.Number, _workers.Select(w => w.Generation.Number).DefaultIfEmpty(0).Max()) + 1;
         try
         {
@@ -172,6 +182,10 @@ public sealed partial class Arbiter
         }
         ManageWorkers();
     }
+
+    /// <summary>Who the workers' socket directory must belong to for this configuration's workers: their uid and gid.</summary>
+    private static (uint Uid, uint Gid)? SocketDirectoryOwner(GunicornConfig config) =>
+        WorkerIdentities.From(config.Pool) is { } identity ? (identity.Uid, identity.Gid) : null;
 
     /// <summary>
     /// Every worker of the pending generation is ready: the front takes the new configuration (binds, limits, TLS,

@@ -94,7 +94,7 @@ public static class ServerMechanicsSettings
         Meta = "USER",
         Type = Scalars.OptionalText,
         Default = null,
-        Doc = "Run the workers as this user (name or uid). Unset: the master's user.",
+        Doc = "Run the workers as this user (name or uid). Unset: the master's user. Needs a master started as root; a reload cannot change it (restart, or USR2).",
     };
 
     public static readonly Setting<string?> Group = new()
@@ -105,7 +105,7 @@ public static class ServerMechanicsSettings
         Meta = "GROUP",
         Type = Scalars.OptionalText,
         Default = null,
-        Doc = "Run the workers as this group (name or gid). Unset: the master's group.",
+        Doc = "Run the workers as this group (name or gid). Unset: the master's group. A reload cannot change it (restart, or USR2).",
     };
 
     public static readonly Setting<int> Umask = new()

@@ -92,4 +92,21 @@ public class LifecycleTests
         Assert.Equal(65534, ProcessTree.Uid(worker));
         Assert.True((await server.Client.GetAsync("/pid")).IsSuccessStatusCode);
     }
+
+    [SkippableFact]
+    public async Task ReloadThatChangesTheWorkersUser_FailsWithTheReason_AndTheOldWorkersKeepServing()
+    {
+        Skip.IfNot(Environment.UserName == "root", "switching users needs a master started as root");
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-user-reload-").FullName;
+        File.SetUnixFileMode(dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        var config = Path.Combine(dir, "gunicorn.yaml");
+        File.WriteAllText(config, "workers: 1\n");
+        await using var server = await GunicornServer.StartAsync(["@echo"], dir);
+        var before = await server.Client.GetStringAsync("/pid");
+
+        File.WriteAllText(config, "workers: 1\nuser: nobody\n");
+        server.Signal(Signals.HUP);
+        await server.WaitForLogAsync(@"Reload failed: user/group changed, .* Restart the master \(or upgrade it in place with USR2\)", Deadline);
+        Assert.Equal(before, await server.Client.GetStringAsync("/pid"));
+    }
 }
