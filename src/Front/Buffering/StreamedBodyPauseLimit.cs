@@ -1,3 +1,5 @@
+using Gunicorn.Front.Limits;
+
 namespace Gunicorn.Front.Buffering;
 
 /// <summary>
@@ -10,8 +12,13 @@ namespace Gunicorn.Front.Buffering;
 /// </summary>
 public sealed class StreamedBodyPauseLimit(Stream body, HttpContext context, TimeSpan limit) : Stream
 {
-    private ITimer? _timer;
-    private int _waiting;
+    private readonly PendingLimit _reads = new(limit, () =>
+    {
+        Gunicorn.Shared.Logging.ErrorLog.Info(
+            $"Client {context.Connection.RemoteIpAddress} sent no body bytes of {context.Request.Method} {context.Request.Path} " +
+            $"for client_body_timeout ({limit.TotalSeconds:0.#} s); closed");
+        context.Abort();
+    });
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -19,58 +26,26 @@ public sealed class StreamedBodyPauseLimit(Stream body, HttpContext context, Tim
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        var read = body.ReadAsync(buffer, cancellationToken);
-        return read.IsCompleted ? read : TimedAsync(read);
-    }
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _reads.Time(body.ReadAsync(buffer, cancellationToken));
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override int Read(byte[] buffer, int offset, int count) => body.Read(buffer, offset, count);
 
-    private async ValueTask<int> TimedAsync(ValueTask<int> read)
-    {
-        var timer = _timer ??= TimeProvider.System.CreateTimer(static state => ((StreamedBodyPauseLimit)state!).Paused(), this,
-            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        Volatile.Write(ref _waiting, 1);
-        timer.Change(limit, Timeout.InfiniteTimeSpan);
-        try
-        {
-            return await read;
-        }
-        finally
-        {
-            Volatile.Write(ref _waiting, 0);
-            timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    private void Paused()
-    {
-        if (Interlocked.Exchange(ref _waiting, 0) == 0)
-        {
-            return; // the read completed while the timer fired
-        }
-        Gunicorn.Shared.Logging.ErrorLog.Info(
-            $"Client {context.Connection.RemoteIpAddress} sent no body bytes of {context.Request.Method} {context.Request.Path} " +
-            $"for client_body_timeout ({limit.TotalSeconds:0.#} s); closed");
-        context.Abort();
-    }
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            _timer?.Dispose();
+            _reads.Dispose();
         }
         base.Dispose(disposing);
     }
 
     public override ValueTask DisposeAsync()
     {
-        _timer?.Dispose();
+        _reads.Dispose();
         return base.DisposeAsync();
     }
 

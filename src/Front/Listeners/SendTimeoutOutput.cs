@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Gunicorn.Front.Limits;
 using Microsoft.AspNetCore.Connections;
 
 namespace Gunicorn.Front.Listeners;
@@ -16,16 +17,17 @@ namespace Gunicorn.Front.Listeners;
 public sealed class SendTimeoutOutput : PipeWriter
 {
     private readonly PipeWriter _inner;
-    private readonly ConnectionContext _connection;
-    private readonly TimeSpan _timeout;
-    private ITimer? _timer;
-    private int _pending;
+    private readonly PendingLimit _flushes;
 
     private SendTimeoutOutput(PipeWriter inner, ConnectionContext connection, TimeSpan timeout)
     {
         _inner = inner;
-        _connection = connection;
-        _timeout = timeout;
+        _flushes = new PendingLimit(timeout, () =>
+        {
+            Gunicorn.Shared.Logging.ErrorLog.Info(
+                $"Client {connection.RemoteEndPoint} read a response too slowly; closed after send_timeout ({timeout.TotalSeconds:0.#} s)");
+            connection.Abort(new ConnectionAbortedException("The client took no bytes for send_timeout."));
+        });
     }
 
     /// <summary>The connection middleware: times the connection's output for the rest of the pipeline.</summary>
@@ -40,52 +42,18 @@ public sealed class SendTimeoutOutput : PipeWriter
         }
         finally
         {
-            output._timer?.Dispose();
+            output._flushes.Dispose();
             connection.Transport = transport;
         }
     }
 
     private sealed record Transport(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
-    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
-    {
-        var flush = _inner.FlushAsync(cancellationToken);
-        return flush.IsCompleted ? flush : TimedAsync(flush);
-    }
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
+        _flushes.Time(_inner.FlushAsync(cancellationToken));
 
-    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
-    {
-        var write = _inner.WriteAsync(source, cancellationToken);
-        return write.IsCompleted ? write : TimedAsync(write);
-    }
-
-    private async ValueTask<FlushResult> TimedAsync(ValueTask<FlushResult> flush)
-    {
-        var timer = _timer ??= TimeProvider.System.CreateTimer(static state => ((SendTimeoutOutput)state!).Stalled(), this,
-            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        Volatile.Write(ref _pending, 1);
-        timer.Change(_timeout, Timeout.InfiniteTimeSpan);
-        try
-        {
-            return await flush;
-        }
-        finally
-        {
-            Volatile.Write(ref _pending, 0);
-            timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    private void Stalled()
-    {
-        if (Interlocked.Exchange(ref _pending, 0) == 0)
-        {
-            return; // the flush got through while the timer fired
-        }
-        Gunicorn.Shared.Logging.ErrorLog.Info(
-            $"Client {_connection.RemoteEndPoint} read a response too slowly; closed after send_timeout ({_timeout.TotalSeconds:0.#} s)");
-        _connection.Abort(new ConnectionAbortedException("The client took no bytes for send_timeout."));
-    }
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
+        _flushes.Time(_inner.WriteAsync(source, cancellationToken));
 
     public override void Advance(int bytes) => _inner.Advance(bytes);
 

@@ -19,7 +19,7 @@ namespace Gunicorn.Front.Listeners;
 /// </summary>
 public sealed class SendfileOutput : PipeWriter
 {
-    /// <summary>nginx's <c>sendfile_max_chunk</c> (2m): one sendfile call's share, so one slow client is timed per chunk.</summary>
+    /// <summary>nginx's <c>sendfile_max_chunk</c> (2m): one sendfile call's share, so one connection's large file does not hold the loop.</summary>
     public const int ChunkBytes = 2 * 1024 * 1024;
 
     /// <summary>Where the dropped bytes "go": never read, so one buffer serves every connection.</summary>

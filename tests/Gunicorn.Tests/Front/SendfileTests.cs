@@ -129,11 +129,7 @@ public class SendfileTests
     {
         var (dir, _, largePath) = Site();
         await using var server = await GunicornServer.StartAsync(["@hello"], dir);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        // A small receive buffer: the front's sendfile soon waits for this client, which reads nothing yet.
-        socket.ReceiveBufferSize = 64 * 1024;
-        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
-        await socket.SendAsync("GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        using var socket = await SlowClientAsync(server, "GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\n\r\n");
         var head = new byte[512];
         var headLength = await socket.ReceiveAsync(head);
         Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, headLength));
@@ -156,10 +152,7 @@ public class SendfileTests
     {
         var (dir, _, _) = Site();
         await using var server = await GunicornServer.StartAsync(["--send-timeout", "1", "@hello"], dir);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.ReceiveBufferSize = 64 * 1024;
-        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
-        await socket.SendAsync("GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        using var socket = await SlowClientAsync(server, "GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\n\r\n");
         var head = new byte[512];
         var headLength = await socket.ReceiveAsync(head);
         Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, headLength));
@@ -176,12 +169,9 @@ public class SendfileTests
     {
         var (dir, _, largePath) = Site();
         await using var server = await GunicornServer.StartAsync(["--send-timeout", "0.5", "@hello"], dir);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.ReceiveBufferSize = 64 * 1024;
-        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
         const int length = 4 * OneMiB;
-        await socket.SendAsync(Encoding.ASCII.GetBytes(
-            $"GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-{length - 1}\r\nConnection: close\r\n\r\n"));
+        using var socket = await SlowClientAsync(server,
+            $"GET /s/hundred.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-{length - 1}\r\nConnection: close\r\n\r\n");
 
         // About 1 MiB/s: a 2 MiB sendfile chunk takes about two seconds, four send_timeouts, while bytes keep moving.
         // nginx's send_timeout runs between two writes that make progress, not over a whole chunk.
@@ -195,6 +185,18 @@ public class SendfileTests
         }
         Assert.True(response.AsSpan(bodyAt).SequenceEqual(expected), $"the body differs from the file's first 4 MiB ({response.Length - bodyAt} bytes)");
         Assert.DoesNotContain("too slowly", server.Log);
+    }
+
+    /// <summary>
+    /// A client with a small receive buffer that has sent <paramref name="request"/>: the front's sendfile soon waits
+    /// for it whenever it reads slowly, or not at all.
+    /// </summary>
+    private static async Task<Socket> SlowClientAsync(GunicornServer server, string request)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
+        await socket.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request));
+        return socket;
     }
 
     /// <summary>Reads at most <paramref name="bytesPerTick"/> a tick until the server closes the connection.</summary>

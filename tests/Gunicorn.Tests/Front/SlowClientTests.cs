@@ -139,12 +139,9 @@ public class SlowClientTests
         await using var server = await GunicornServer.StartAsync(
             ["-w", "1", "--log-level", "debug", "--unbuffered-path", "/stream", "@echo"]);
         // A slow upload to a streamed route reaches the worker before the body is complete.
-        using var uploader = new TcpClient();
-        await uploader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
-        var stream = uploader.GetStream();
         var from = server.LineCount;
-        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /stream/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf-"));
-        await FinishUploadAndAssertEchoedAsync(stream);
+        using var uploader = await StartHalfUploadAsync(server);
+        await FinishUploadAndAssertEchoedAsync(uploader.GetStream());
 
         Assert.True((await server.Client.PostAsync("/buffered", new StringContent("body"))).IsSuccessStatusCode);
         await server.WaitForLogAsync("Buffering the request body of POST /buffered", Deadline, from);
@@ -158,11 +155,9 @@ public class SlowClientTests
     {
         await using var server = await GunicornServer.StartAsync(
             ["-w", "1", "--client-body-timeout", "1", "--unbuffered-path", "/stream", "@echo"]);
-        using var uploader = new TcpClient();
-        await uploader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
-        var stream = uploader.GetStream();
         // Half a body, then nothing: the one sync worker reads it as it comes and waits for the rest.
-        await stream.WriteAsync(Encoding.ASCII.GetBytes("POST /stream/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf-"));
+        using var uploader = await StartHalfUploadAsync(server);
+        var stream = uploader.GetStream();
         await server.WaitForLogAsync(@"sent no body bytes of POST /stream/up for client_body_timeout \(1 s\); closed", Deadline);
         Assert.Equal(0, await CountBytesAsync(stream, upTo: 1));
         // The worker is free again (with one sync worker, this request would otherwise wait for the upload).
@@ -193,6 +188,15 @@ public class SlowClientTests
         Assert.True(total < 33554432, $"read {total} bytes");
         // The master goes on serving.
         Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
+    }
+
+    /// <summary>Starts a POST to the streamed route /stream/up announcing ten body bytes and sends the first five, "half-".</summary>
+    private static async Task<TcpClient> StartHalfUploadAsync(GunicornServer server)
+    {
+        var uploader = new TcpClient();
+        await uploader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        await uploader.GetStream().WriteAsync(Encoding.ASCII.GetBytes("POST /stream/up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf-"));
+        return uploader;
     }
 
     /// <summary>Sends the rest of a "half-" upload and checks that the worker echoed all ten bytes.</summary>
