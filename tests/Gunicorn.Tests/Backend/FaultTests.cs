@@ -122,24 +122,27 @@ public class FaultTests
     [Fact]
     public async Task WorkersKilledWith9_ThenTheMaster_LeaveNothingInTheTemporaryDirectoryOnceTheNextMasterStarts()
     {
-        var killed = new List<int>();
+        // When each pid was killed: a file named after it but made later belongs to another process that got the pid.
+        var killed = new Dictionary<int, DateTime>();
         var server = await GunicornServer.StartAsync(["-w", "4", "@echo"]);
         // 100 workers in all, four at a time (each round waits out the short crash-loop backoff).
         for (var round = 0; round < 25; round++)
         {
             var workers = server.WorkerPids();
-            killed.AddRange(workers);
             foreach (var pid in workers)
             {
+                killed[pid] = DateTime.UtcNow;
                 Signals.Send(pid, Signals.KILL);
             }
-            await Eventually.True(() => server.WorkerPids().Count(pid => !killed.Contains(pid)) == 4, Deadline, "four replacement workers");
+            await Eventually.True(() => server.WorkerPids().Count(pid => !killed.ContainsKey(pid)) == 4, Deadline, "four replacement workers");
         }
-        killed.Add(server.Pid);
         var masterDirectories = Directory.GetDirectories(Path.GetTempPath(), $"gunicorn-net-{server.Pid}-*");
         Assert.Single(masterDirectories);
         var lastWorkers = server.WorkerPids();
-        killed.AddRange(lastWorkers);
+        foreach (var pid in lastWorkers.Append(server.Pid))
+        {
+            killed[pid] = DateTime.UtcNow;
+        }
         Signals.Send(server.Pid, Signals.KILL);
         await server.WaitForExitAsync(Deadline);
         await server.DisposeAsync();
@@ -149,10 +152,13 @@ public class FaultTests
         {
         }
 
-        // Only pids still dead count: on a busy machine a killed worker's pid may already belong to another process
-        // (another test's dotnet), whose own runtime files are rightly there.
-        var left = killed.Where(pid => !ProcessTree.IsAlive(pid)).SelectMany(pid => new[] { $"gunicorn-net-{pid}-*", $"dotnet-diagnostic-{pid}-*", $"clr-debug-pipe-{pid}-*" })
-            .SelectMany(pattern => Directory.GetFileSystemEntries(Path.GetTempPath(), pattern))
+        // Only files of the killed processes count: on a busy machine a killed worker's pid may since belong to another
+        // process (another test's dotnet, alive or killed in turn), whose runtime files are not ours; those were made
+        // after our process with that pid died.
+        var left = killed.Where(k => !ProcessTree.IsAlive(k.Key))
+            .SelectMany(k => new[] { $"gunicorn-net-{k.Key}-*", $"dotnet-diagnostic-{k.Key}-*", $"clr-debug-pipe-{k.Key}-*" }
+                .SelectMany(pattern => Directory.GetFileSystemEntries(Path.GetTempPath(), pattern))
+                .Where(entry => File.GetCreationTimeUtc(entry) <= k.Value))
             .ToList();
         Assert.Empty(left);
     }
