@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Win32.SafeHandles;
 
 namespace Gunicorn.Front.Listeners;
 
@@ -14,7 +15,8 @@ namespace Gunicorn.Front.Listeners;
 /// write (dotnet/aspnetcore#18093). So, on a connection that may carry a static file, this connection middleware
 /// sends the output itself: Kestrel writes into a pipe that <see cref="SendLoopAsync"/> drains to the socket as
 /// Kestrel's loop would, and <see cref="SendFileAsync"/> runs in that loop after the head, with sendfile(2) (.NET's
-/// <c>SendPacketsAsync</c> with a file element). The body bytes Kestrel is then told it wrote (so its Content-Length
+/// <see cref="SocketSyscalls.SendFile"/> first, which sends a file that fits in the socket's buffer in one call; .NET's
+/// <c>SendPacketsAsync</c> for what the client has not made room for yet). The body bytes Kestrel is then told it wrote (so its Content-Length
 /// check and the access log's count hold) are dropped here instead of being copied: no file byte enters user space.
 /// </summary>
 public sealed class SendfileOutput : PipeWriter
@@ -41,6 +43,9 @@ public sealed class SendfileOutput : PipeWriter
     private ChunkCompletion? _chunks;
     private SendStallTimer? _stalled;
     private long _discarding;
+    private int _headBeforeFile;
+    private bool _headHeld;
+    private int _direct; // 0: not known yet, 1: the socket takes the non-blocking syscalls, -1: it does not
 
     private SendfileOutput(Socket socket, ConnectionContext connection, TimeSpan sendTimeout)
     {
@@ -87,7 +92,7 @@ public sealed class SendfileOutput : PipeWriter
     /// already flushed (the response head); returns the bytes sent, fewer when the file shrank. The caller then
     /// reports the same count to Kestrel through the response's writer (see <see cref="DiscardNext"/>).
     /// </summary>
-    public Task<long> SendFileAsync(FileStream file, long offset, long count)
+    public Task<long> SendFileAsync(SafeFileHandle file, long offset, long count)
     {
         var send = new FileSend(file, offset, count);
         Volatile.Write(ref _file, send);
@@ -97,35 +102,40 @@ public sealed class SendfileOutput : PipeWriter
     }
 
     /// <summary>
-    /// Holds what is sent next in the kernel until the file that follows is on the socket (TCP_CORK, nginx's
-    /// <c>tcp_nopush</c>): the head leaves in the file's first full segment instead of a packet of its own. The send
-    /// loop lets go after the file (<see cref="LetGo"/> does when the file is not sent after all).
+    /// Holds what is sent next in the kernel until the file that follows is on the socket (<c>MSG_MORE</c>, nginx's
+    /// <c>tcp_nopush</c>): the head leaves in the file's first full segment instead of a packet of its own. The file's
+    /// last bytes push it; <see cref="LetGo"/> does when the file is not sent after all.
     /// </summary>
-    public void HoldUntilFileSent() => SetCork(1);
+    public void HoldUntilFileSent() => Volatile.Write(ref _headBeforeFile, 1);
 
-    public void LetGo() => SetCork(0);
-
-    private void SetCork(int on)
+    public void LetGo()
     {
-        if (_socket.ProtocolType != ProtocolType.Tcp)
+        Volatile.Write(ref _headBeforeFile, 0);
+        if (!_headHeld)
         {
             return;
         }
-        // TCP_CORK is not among SocketOptionName's names (their numbers are translated, 3 means TCP_KEEPIDLE): raw.
-        Span<byte> value = stackalloc byte[sizeof(int)];
-        BitConverter.TryWriteBytes(value, on);
+        _headHeld = false;
         try
         {
-            _socket.SetRawSocketOption(IpProtocolTcp, TcpCork, value);
+            // Setting TCP_NODELAY (again: Kestrel sets it) pushes what the kernel holds.
+            _socket.NoDelay = true;
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            // A connection that is gone has nothing left to hold.
+            // A connection that is gone has nothing left to push.
         }
     }
 
-    private const int IpProtocolTcp = 6;
-    private const int TcpCork = 3;
+    /// <summary>Whether this connection's socket takes <see cref="SocketSyscalls"/>' sends; asked once per connection.</summary>
+    private bool CanSendDirectly()
+    {
+        if (_direct == 0)
+        {
+            _direct = _socket.ProtocolType == ProtocolType.Tcp && SocketSyscalls.IsNonBlocking(_socket) ? 1 : -1;
+        }
+        return _direct == 1;
+    }
 
     /// <summary>The next <paramref name="count"/> bytes written are the file's body, already sent: drop them.</summary>
     public void DiscardNext(long count) => _discarding = count;
@@ -187,6 +197,18 @@ public sealed class SendfileOutput : PipeWriter
 
     private ValueTask SendAsync(ReadOnlySequence<byte> buffer)
     {
+        if (Volatile.Read(ref _headBeforeFile) == 1 && buffer.IsSingleSegment && CanSendDirectly())
+        {
+            var taken = SocketSyscalls.SendMore(_socket, buffer.FirstSpan);
+            if (taken == buffer.Length)
+            {
+                _headHeld = true;
+                return ValueTask.CompletedTask;
+            }
+            // What the kernel did not take (or could not: .NET's send then reports the error) goes the usual way,
+            // which also pushes what it took.
+            buffer = buffer.Slice(Math.Max(taken, 0));
+        }
         if (buffer.IsSingleSegment)
         {
             var sending = _socket.SendAsync(buffer.First, SocketFlags.None);
@@ -202,17 +224,38 @@ public sealed class SendfileOutput : PipeWriter
 
     private async Task<long> SendFileChunksAsync(FileSend file)
     {
-        // One of each per connection, made at its first file: a connection serving files sends many.
+        long sent = 0;
+        if (CanSendDirectly())
+        {
+            // A file that fits in the socket's buffer leaves in this one call, and the send loop goes on at once.
+            var taken = SocketSyscalls.SendFile(_socket, file.Handle, file.Offset, Math.Min(ChunkBytes, file.Count));
+            if (taken == SocketSyscalls.Failed || taken == 0)
+            {
+                return 0; // the client left, or the file ends before the range: the caller closes the connection
+            }
+            if (taken > 0)
+            {
+                sent = taken;
+                Interlocked.Add(ref s_bytesSent, taken);
+                if (sent == file.Count)
+                {
+                    _headHeld = false; // the file's last bytes pushed it
+                    return sent;
+                }
+            }
+        }
+        // The rest waits for the client to make room: .NET's SendPacketsAsync, with a FileStream over the handle.
+        await using var stream = new FileStream(file.Handle, FileAccess.Read, bufferSize: 0, isAsync: true);
+        // One of each per connection, made at its first file that needs them.
         var stalled = _stalled ??= new SendStallTimer(_socket, _sendTimeout, OnStall);
         var chunkSent = _chunks ??= new ChunkCompletion(new SocketAsyncEventArgs());
         var args = chunkSent.Args;
-        long sent = 0;
         try
         {
             while (sent < file.Count)
             {
                 var chunk = (int)Math.Min(ChunkBytes, file.Count - sent);
-                args.SendPacketsElements = [new SendPacketsElement(file.Stream, file.Offset + sent, chunk, endOfPacket: false)];
+                args.SendPacketsElements = [new SendPacketsElement(stream, file.Offset + sent, chunk, endOfPacket: false)];
                 stalled.Arm();
                 var done = await chunkSent.RunAsync(_socket);
                 // Fewer bytes than asked: the client left, or the file shrank (sendfile(2) stops at its end). The
@@ -229,6 +272,10 @@ public sealed class SendfileOutput : PipeWriter
         finally
         {
             stalled.Disarm();
+        }
+        if (sent == file.Count)
+        {
+            _headHeld = false;
         }
         return sent;
     }
@@ -271,7 +318,7 @@ public sealed class SendfileOutput : PipeWriter
     /// and a context switch per file otherwise). The loop holds nothing across it: a response written from there goes
     /// into the pipe and is sent once the loop reads again, a file sent from there wakes the loop's next read.
     /// </remarks>
-    private sealed record FileSend(FileStream Stream, long Offset, long Count)
+    private sealed record FileSend(SafeFileHandle Handle, long Offset, long Count)
     {
         public TaskCompletionSource<long> Done { get; } = new();
     }

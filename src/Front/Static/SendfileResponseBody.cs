@@ -35,13 +35,11 @@ public sealed class SendfileResponseBody(IHttpResponseBodyFeature inner, Sendfil
 
     public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
     {
-        await using var file = new FileStream(path, new FileStreamOptions
-        {
-            // SendPacketsElement takes only files opened for asynchronous I/O.
-            Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0,
-            Options = FileOptions.Asynchronous,
-        });
-        var length = count ?? file.Length - offset;
+        // A handle, not a FileStream: an open and an fstat, as nginx's. Asynchronous because SendPacketsElement takes
+        // only such files, for what the kernel cannot take at once.
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+            FileOptions.Asynchronous);
+        var length = count ?? RandomAccess.GetLength(file) - offset;
         if (length <= 0)
         {
             return;
