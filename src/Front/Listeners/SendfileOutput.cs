@@ -43,8 +43,11 @@ public sealed class SendfileOutput : PipeWriter
     private ChunkCompletion? _chunks;
     private SendStallTimer? _stalled;
     private long _discarding;
+    // Set by the request's thread and the send loop, which may run on another: exchanged, so that of LetGo and the
+    // loop's held send, one always sees the other's write (see HeldHeadSent).
     private int _headBeforeFile;
-    private bool _headHeld;
+    private int _headHeld;
+    private int _loopEnded;
     private int _direct; // 0: not known yet, 1: the socket takes the non-blocking syscalls, -1: it does not
 
     private SendfileOutput(Socket socket, ConnectionContext connection, TimeSpan sendTimeout)
@@ -95,7 +98,13 @@ public sealed class SendfileOutput : PipeWriter
     public Task<long> SendFileAsync(SafeFileHandle file, long offset, long count)
     {
         var send = new FileSend(file, offset, count);
-        Volatile.Write(ref _file, send);
+        Interlocked.Exchange(ref _file, send);
+        if (Volatile.Read(ref _loopEnded) == 1)
+        {
+            // The loop failed (the client left) before this file: no one would send it, or answer.
+            Interlocked.Exchange(ref _file, null)?.Done.TrySetResult(0);
+            return send.Done.Task;
+        }
         // Wakes the loop (or makes its next read return at once); it sends what is buffered, then the file.
         _pipe.Reader.CancelPendingRead();
         return send.Done.Task;
@@ -106,16 +115,32 @@ public sealed class SendfileOutput : PipeWriter
     /// <c>tcp_nopush</c>): the head leaves in the file's first full segment instead of a packet of its own. The file's
     /// last bytes push it; <see cref="LetGo"/> does when the file is not sent after all.
     /// </summary>
-    public void HoldUntilFileSent() => Volatile.Write(ref _headBeforeFile, 1);
+    public void HoldUntilFileSent() => Interlocked.Exchange(ref _headBeforeFile, 1);
 
     public void LetGo()
     {
-        Volatile.Write(ref _headBeforeFile, 0);
-        if (!_headHeld)
+        Interlocked.Exchange(ref _headBeforeFile, 0);
+        if (Interlocked.Exchange(ref _headHeld, 0) == 1)
         {
-            return;
+            PushHeldHead();
         }
-        _headHeld = false;
+    }
+
+    /// <summary>
+    /// The loop sent the head with <c>MSG_MORE</c>. Should <see cref="LetGo"/> have run meanwhile (the request gave
+    /// up on the file from its own thread), it saw nothing held: then the loop pushes the head itself.
+    /// </summary>
+    private void HeldHeadSent()
+    {
+        Interlocked.Exchange(ref _headHeld, 1);
+        if (Volatile.Read(ref _headBeforeFile) == 0 && Interlocked.Exchange(ref _headHeld, 0) == 1)
+        {
+            PushHeldHead();
+        }
+    }
+
+    private void PushHeldHead()
+    {
         try
         {
             // Setting TCP_NODELAY (again: Kestrel sets it) pushes what the kernel holds.
@@ -187,10 +212,12 @@ public sealed class SendfileOutput : PipeWriter
             // The client went away (or a file could not be sent): the connection ends; Kestrel learns it from the
             // abort and from its next flush (IsCompleted), and a waiting SendFileAsync from its result.
             _connection.Abort(new ConnectionAbortedException("The connection's output failed: " + e.Message, e));
-            Interlocked.Exchange(ref _file, null)?.Done.TrySetResult(0);
         }
         finally
         {
+            // A file asked for now or later is answered at once (SendFileAsync checks the flag after its own write).
+            Interlocked.Exchange(ref _loopEnded, 1);
+            Interlocked.Exchange(ref _file, null)?.Done.TrySetResult(0);
             reader.Complete();
         }
     }
@@ -202,7 +229,7 @@ public sealed class SendfileOutput : PipeWriter
             var taken = SocketSyscalls.SendMore(_socket, buffer.FirstSpan);
             if (taken == buffer.Length)
             {
-                _headHeld = true;
+                HeldHeadSent();
                 return ValueTask.CompletedTask;
             }
             // What the kernel did not take (or could not: .NET's send then reports the error) goes the usual way,
@@ -239,7 +266,7 @@ public sealed class SendfileOutput : PipeWriter
                 Interlocked.Add(ref s_bytesSent, taken);
                 if (sent == file.Count)
                 {
-                    _headHeld = false; // the file's last bytes pushed it
+                    Interlocked.Exchange(ref _headHeld, 0); // the file's last bytes pushed it
                     return sent;
                 }
             }
@@ -275,7 +302,7 @@ public sealed class SendfileOutput : PipeWriter
         }
         if (sent == file.Count)
         {
-            _headHeld = false;
+            Interlocked.Exchange(ref _headHeld, 0);
         }
         return sent;
     }
