@@ -10,15 +10,27 @@ namespace Gunicorn.Front.Buffering;
 /// worker waits for the rest. A read that finds data at once arms no timer; a pause past the limit closes the
 /// connection (the worker's request ends with it, and the worker is free).
 /// </summary>
-public sealed class StreamedBodyPauseLimit(Stream body, HttpContext context, TimeSpan limit) : Stream
+public sealed class StreamedBodyPauseLimit : Stream
 {
-    private readonly PendingLimit _reads = new(limit, () =>
+    private readonly Stream body;
+    private readonly PendingLimit _reads;
+
+    /// <summary>Disposed with the request's forwarding (which ends every read it started).</summary>
+    public StreamedBodyPauseLimit(Stream body, HttpContext context, TimeSpan limit)
     {
-        Gunicorn.Shared.Logging.ErrorLog.Info(
-            $"Client {context.Connection.RemoteIpAddress} sent no body bytes of {context.Request.Method} {context.Request.Path} " +
-            $"for client_body_timeout ({limit.TotalSeconds:0.#} s); closed");
-        context.Abort();
-    });
+        this.body = body;
+        // Read now: the timer runs on another thread, when Kestrel may be resetting the context for the next request.
+        var client = context.Connection.RemoteIpAddress;
+        var method = context.Request.Method;
+        var path = context.Request.Path;
+        var request = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestLifetimeFeature>();
+        _reads = new PendingLimit(limit, () =>
+        {
+            Gunicorn.Shared.Logging.ErrorLog.Info(
+                $"Client {client} sent no body bytes of {method} {path} for client_body_timeout ({limit.TotalSeconds:0.#} s); closed");
+            request?.Abort(); // as HttpContext.Abort: the connection (HTTP/1.1) or the stream (HTTP/2)
+        });
+    }
 
     public override bool CanRead => true;
     public override bool CanSeek => false;

@@ -97,10 +97,13 @@ public sealed class ForwardingHandler(
             return;
         }
         await using var requestBody = requestBuffer;
-        if (requestBuffer is null && !upgrade && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        await using var pauseLimit = requestBuffer is null && !upgrade && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true
+            ? new StreamedBodyPauseLimit(context.Request.Body, context, TimeSpan.FromSeconds(config.Limits.BodyTimeoutSeconds))
+            : null;
+        if (pauseLimit is not null)
         {
             // A body that goes to the worker as it arrives: client_body_timeout bounds its pauses here.
-            context.Request.Body = new StreamedBodyPauseLimit(context.Request.Body, context, TimeSpan.FromSeconds(config.Limits.BodyTimeoutSeconds));
+            context.Request.Body = pauseLimit;
         }
         var responseBuffer = config.Limits.ResponseBuffering && !streamed
             ? new BufferedResponseBody(context.Response.Body, config.Limits.ResponseBufferSize)

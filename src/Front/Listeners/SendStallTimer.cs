@@ -23,49 +23,75 @@ public sealed class SendStallTimer : IDisposable
     private readonly TimeSpan _timeout;
     private readonly Action _onStall;
     private readonly ITimer _timer;
+    // Arm (the send loop) and Fired (a timer thread) may overlap at a chunk's end: they take turns.
+    private readonly Lock _gate = new();
     private long _ackedBefore;
-    private int _armed;
+    private long _deadline; // Environment.TickCount64 by which the client must have taken more bytes
+    private bool _armed;
 
     public SendStallTimer(Socket socket, TimeSpan timeout, Action onStall)
     {
         _socket = socket;
         _timeout = timeout;
         _onStall = onStall;
-        _timer = TimeProvider.System.CreateTimer(static state => ((SendStallTimer)state!).Fired(), this,
-            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        using (ExecutionContext.SuppressFlow())
+        {
+            _timer = TimeProvider.System.CreateTimer(static state => ((SendStallTimer)state!).Fired(), this,
+                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
     }
 
     /// <summary>Starts timing a send: the client must take bytes within the timeout, and again within each one after.</summary>
     public void Arm()
     {
-        _ackedBefore = BytesAcked();
-        Volatile.Write(ref _armed, 1);
-        _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+        var acked = BytesAcked();
+        lock (_gate)
+        {
+            _ackedBefore = acked;
+            _deadline = Deadline();
+            _armed = true;
+            _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+        }
     }
 
     public void Disarm()
     {
-        Volatile.Write(ref _armed, 0);
-        _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        lock (_gate)
+        {
+            _armed = false;
+            _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
     }
+
+    private long Deadline() => Environment.TickCount64 + (long)Math.Ceiling(_timeout.TotalMilliseconds);
 
     private void Fired()
     {
-        if (Volatile.Read(ref _armed) == 0)
-        {
-            return; // the send ended while the timer fired
-        }
         var acked = BytesAcked();
-        if (acked > _ackedBefore)
+        lock (_gate)
         {
-            _ackedBefore = acked;
-            _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
-            return;
+            if (!_armed)
+            {
+                return; // the send ended while the timer fired
+            }
+            var left = _deadline - Environment.TickCount64;
+            if (left > 0)
+            {
+                // A fire meant for an earlier chunk, or one that read the bytes before Arm moved the mark: wait out
+                // this chunk's own timeout.
+                _timer.Change(TimeSpan.FromMilliseconds(left), Timeout.InfiniteTimeSpan);
+                return;
+            }
+            if (acked > _ackedBefore)
+            {
+                _ackedBefore = acked;
+                _deadline = Deadline();
+                _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+                return;
+            }
+            _armed = false;
         }
-        if (Interlocked.Exchange(ref _armed, 0) == 1)
-        {
-            _onStall();
-        }
+        _onStall();
     }
 
     /// <summary>The bytes the peer acknowledged so far; -1 where the socket cannot tell (then no send counts as progress).</summary>

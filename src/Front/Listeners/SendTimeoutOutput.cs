@@ -12,7 +12,9 @@ namespace Gunicorn.Front.Listeners;
 /// which never pass a pipe, are timed by <see cref="SendStallTimer"/>). Kestrel's own check is a minimum data rate
 /// that lets a stalled reader hold a connection for minutes (240 B/s allowed for every byte queued). As with nginx
 /// the timeout runs between two writes that get through, not over a whole response: a flush that completes at once,
-/// the common case, arms no timer.
+/// the common case, arms no timer. What is still queued when the connection's HTTP ends (up to the pipe's 64 KiB
+/// that a flush leaves at once) is sent by the transport's own loop, which nothing else times: it too must leave
+/// within the timeout, or the connection is closed (<see cref="LimitDrain"/>).
 /// </summary>
 public sealed class SendTimeoutOutput : PipeWriter
 {
@@ -22,12 +24,41 @@ public sealed class SendTimeoutOutput : PipeWriter
     private SendTimeoutOutput(PipeWriter inner, ConnectionContext connection, TimeSpan timeout)
     {
         _inner = inner;
-        _flushes = new PendingLimit(timeout, () =>
+        _flushes = new PendingLimit(timeout, () => CloseSlowReader(connection, timeout));
+    }
+
+    private static void CloseSlowReader(ConnectionContext connection, TimeSpan timeout)
+    {
+        Gunicorn.Shared.Logging.ErrorLog.Info(
+            $"Client {connection.RemoteEndPoint} read a response too slowly; closed after send_timeout ({timeout.TotalSeconds:0.#} s)");
+        connection.Abort(new ConnectionAbortedException("The client took no bytes for send_timeout."));
+    }
+
+    /// <summary>
+    /// Closes the connection if the transport has not sent what is left and closed within <paramref name="timeout"/>
+    /// of the end of its HTTP: a client that stopped reading would otherwise hold it (descriptor, buffers, the
+    /// generation's count of connections) for as long as it keeps its window shut.
+    /// </summary>
+    private static void LimitDrain(ConnectionContext connection, TimeSpan timeout)
+    {
+        var closed = connection.ConnectionClosed;
+        if (closed.IsCancellationRequested)
         {
-            Gunicorn.Shared.Logging.ErrorLog.Info(
-                $"Client {connection.RemoteEndPoint} read a response too slowly; closed after send_timeout ({timeout.TotalSeconds:0.#} s)");
-            connection.Abort(new ConnectionAbortedException("The client took no bytes for send_timeout."));
-        });
+            return;
+        }
+        ITimer timer;
+        using (ExecutionContext.SuppressFlow())
+        {
+            timer = TimeProvider.System.CreateTimer(static state =>
+            {
+                var (connection, timeout) = ((ConnectionContext, TimeSpan))state!;
+                if (!connection.ConnectionClosed.IsCancellationRequested)
+                {
+                    CloseSlowReader(connection, timeout);
+                }
+            }, (connection, timeout), timeout, Timeout.InfiniteTimeSpan);
+        }
+        closed.Register(static state => ((ITimer)state!).Dispose(), timer);
     }
 
     /// <summary>The connection middleware: times the connection's output for the rest of the pipeline.</summary>
@@ -44,6 +75,7 @@ public sealed class SendTimeoutOutput : PipeWriter
         {
             output._flushes.Dispose();
             connection.Transport = transport;
+            LimitDrain(connection, timeout);
         }
     }
 

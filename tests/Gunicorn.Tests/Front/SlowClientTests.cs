@@ -190,6 +190,67 @@ public class SlowClientTests
         Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
     }
 
+    [Fact]
+    public async Task ClientsThatStopReading_AfterTheirResponseWasWritten_AreClosedAfterSendTimeout()
+    {
+        // Kestrel sees a response as written once a flush completes at once: up to 64 KiB may still wait in the
+        // connection's pipe behind the kernel's full buffers. Those bytes are sent by the transport after the
+        // connection's HTTP has ended, and must get through within send_timeout too. Which response size leaves
+        // bytes in that window depends on how far the kernel grew its buffers: 80 sizes, 64 KiB apart, cover it
+        // (before the fix, one of them held its connection open for as long as the client kept its window shut).
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-slow-").FullName;
+        Directory.CreateDirectory(Path.Combine(dir, "public"));
+        await File.WriteAllBytesAsync(Path.Combine(dir, "public", "big.bin"), new byte[6 * 1024 * 1024]);
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--send-timeout", "1", "--keep-alive", "1",
+            "--no-sendfile", "--static", "/static=public", "@echo"], dir);
+        var readers = new List<Socket>();
+        try
+        {
+            for (var i = 1; i <= 80; i++)
+            {
+                var reader = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+                readers.Add(reader);
+                await reader.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+                await reader.SendAsync(Encoding.ASCII.GetBytes(
+                    $"GET /static/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-{i * 65536 - 1}\r\n\r\n"));
+            }
+            // None of them reads: each connection is closed by the front, none is held.
+            await Eventually.True(() => ClientConnectionsHeldBy(server.Pid, server.BaseAddress.Port) == 0, Deadline,
+                "the master to hold no client connection");
+        }
+        finally
+        {
+            readers.ForEach(r => r.Dispose());
+        }
+        Assert.Matches(@"^\d+$", await server.Client.GetStringAsync("/pid"));
+    }
+
+    /// <summary>The established TCP connections on <paramref name="port"/> that process <paramref name="pid"/> has open.</summary>
+    private static int ClientConnectionsHeldBy(int pid, int port)
+    {
+        var established = new HashSet<string>();
+        foreach (var line in File.ReadLines("/proc/net/tcp").Skip(1))
+        {
+            // sl local_address rem_address st ... inode: "0100007F:1F90 0100007F:D2A4 01 ... 12345"
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 9 && fields[3] == "01" && Convert.ToInt32(fields[1].Split(':')[1], 16) == port)
+            {
+                established.Add($"socket:[{fields[9]}]");
+            }
+        }
+        return Directory.GetFiles($"/proc/{pid}/fd").Count(fd =>
+        {
+            try
+            {
+                return new FileInfo(fd).LinkTarget is { } target && established.Contains(target);
+            }
+            catch (IOException)
+            {
+                return false; // closed while listed
+            }
+        });
+    }
+
     /// <summary>Starts a POST to the streamed route /stream/up announcing ten body bytes and sends the first five, "half-".</summary>
     private static async Task<TcpClient> StartHalfUploadAsync(GunicornServer server)
     {
