@@ -122,7 +122,9 @@ public class FaultTests
     [Fact]
     public async Task WorkersKilledWith9_ThenTheMaster_LeaveNothingInTheTemporaryDirectoryOnceTheNextMasterStarts()
     {
-        // When each pid was killed: a file named after it but made later belongs to another process that got the pid.
+        // When each pid was killed: a file named after it but made later belongs to another process that got the pid,
+        // and one made before this test began, to a process that had the pid before (a stale file of an earlier run).
+        var testStart = DateTime.UtcNow.AddSeconds(-1);
         var killed = new Dictionary<int, DateTime>();
         var server = await GunicornServer.StartAsync(["-w", "4", "@echo"]);
         // 100 workers in all, four at a time (each round waits out the short crash-loop backoff).
@@ -154,11 +156,11 @@ public class FaultTests
 
         // Only files of the killed processes count: on a busy machine a killed worker's pid may since belong to another
         // process (another test's dotnet, alive or killed in turn), whose runtime files are not ours; those were made
-        // after our process with that pid died.
+        // after our process with that pid died. Files of a process that had the pid before this test are older still.
         var left = killed.Where(k => !ProcessTree.IsAlive(k.Key))
             .SelectMany(k => new[] { $"gunicorn-net-{k.Key}-*", $"dotnet-diagnostic-{k.Key}-*", $"clr-debug-pipe-{k.Key}-*" }
                 .SelectMany(pattern => Directory.GetFileSystemEntries(Path.GetTempPath(), pattern))
-                .Where(entry => File.GetCreationTimeUtc(entry) <= k.Value))
+                .Where(entry => File.GetCreationTimeUtc(entry) is var made && made >= testStart && made <= k.Value))
             .ToList();
         Assert.Empty(left);
     }

@@ -62,5 +62,14 @@ public class RuntimeFilesTests
         await Eventually.True(() => DiagnosticsSockets(askedWorker).Length == 1, Deadline, "the asked-for diagnostics socket");
     }
 
-    private static string[] DiagnosticsSockets(int pid) => Directory.GetFiles(Path.GetTempPath(), $"dotnet-diagnostic-{pid}-*");
+    /// <summary>
+    /// The diagnostics sockets of the process that has <paramref name="pid"/> now. The runtime names them
+    /// dotnet-diagnostic-PID-KEY-socket, KEY being the process's start time in clock ticks since boot (field 22 of
+    /// /proc/PID/stat): a socket left by a killed process whose pid came round again has another key.
+    /// </summary>
+    private static string[] DiagnosticsSockets(int pid)
+    {
+        var startTime = File.ReadAllText($"/proc/{pid}/stat").Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[19];
+        return Directory.GetFiles(Path.GetTempPath(), $"dotnet-diagnostic-{pid}-{startTime}-socket");
+    }
 }
