@@ -95,6 +95,12 @@ public sealed class FrontGeneration : IAsyncDisposable
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(sp => sp.GetRequiredService<RetirableTransport>());
         _app = builder.Build();
         _transport = _app.Services.GetRequiredService<RetirableTransport>();
+        // First, before anything answers: the connection's guard learns whether a request that may upgrade did.
+        _app.Use((context, next) =>
+        {
+            UpgradeOutcome.WatchResponse(context);
+            return next(context);
+        });
         if (config.Static.Sendfile && config.Static.Mappings.Count > 0)
         {
             // Beneath every wrapper of the response body (counting, compression): files reach it as files.

@@ -20,7 +20,9 @@ public static class ContentLengthGuard
             return;
         }
         var transport = connection.Transport;
-        connection.Transport = new GuardedTransport(new GuardedReader(transport.Input), transport.Output);
+        var upgrade = new UpgradeOutcome();
+        connection.Features.Set(upgrade);
+        connection.Transport = new GuardedTransport(new GuardedReader(transport.Input, upgrade), transport.Output);
         try
         {
             await next(connection);
@@ -42,6 +44,7 @@ public static class ContentLengthGuard
     {
         private readonly PipeReader inner;
         private readonly Http1HeadScanner _scanner = new();
+        private readonly UpgradeOutcome _upgrade;
         private readonly Action _innerCompleted;
         private ReadOnlySequence<byte> _handedOut;
         private long _start;
@@ -50,9 +53,10 @@ public static class ContentLengthGuard
         private System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore<ReadResult> _read;
         private System.Runtime.CompilerServices.ConfiguredValueTaskAwaitable<ReadResult>.ConfiguredValueTaskAwaiter _pending;
 
-        public GuardedReader(PipeReader inner)
+        public GuardedReader(PipeReader inner, UpgradeOutcome upgrade)
         {
             this.inner = inner;
+            _upgrade = upgrade;
             _innerCompleted = InnerReadCompleted;
         }
 
@@ -110,10 +114,27 @@ public static class ContentLengthGuard
             var buffer = read.Buffer;
             _handedOut = buffer;
             var end = _start + buffer.Length;
-            if (!_scanner.Stopped && _scanned < end)
+            if (_scanner.AwaitingUpgrade && _upgrade.TakeDecision() is { } upgraded)
+            {
+                // The response to the head that could upgrade has started: Kestrel reads on for the upgraded stream
+                // (101), or for the next request, which the scanner must see before Kestrel parses it.
+                if (upgraded)
+                {
+                    _scanner.Upgraded();
+                }
+                else
+                {
+                    _scanner.NotUpgraded();
+                }
+            }
+            if (!_scanner.Stopped && !_scanner.AwaitingUpgrade && _scanned < end)
             {
                 _scanner.Scan(buffer.Slice(_scanned - _start));
-                _scanned = end;
+                _scanned = _scanner.Offset;
+                if (_scanner.AwaitingUpgrade)
+                {
+                    _upgrade.Wait();
+                }
             }
             if (_scanner.ViolationAt is not { } at)
             {

@@ -7,15 +7,18 @@ namespace Gunicorn.Front.Listeners;
 /// sizes) to find the rules Kestrel cannot enforce after parsing: a Content-Length value must be digits only
 /// (Kestrel reads <c>+3</c> as 3 and <c>-0</c> as 0 before any middleware sees the raw value; gunicorn and the
 /// issue's strict rules refuse both), and the asterisk form belongs to OPTIONS (<c>GET *</c> is a 400, where
-/// Kestrel answers 405). Anything this scanner does not understand (upgrades, CONNECT, HTTP/2's preface,
-/// malformed chunks) ends its watch: Kestrel's own parser refuses what is truly malformed.
+/// Kestrel answers 405). Anything this scanner does not understand (CONNECT, HTTP/2's preface, malformed chunks)
+/// ends its watch: Kestrel's own parser refuses what is truly malformed. A head that may upgrade the connection
+/// (an <c>Upgrade</c> header, or <c>upgrade</c> in <c>Connection</c>) pauses it: its caller learns from the response
+/// whether the connection switched protocols (<see cref="Upgraded"/>) or goes on with HTTP/1 (<see cref="NotUpgraded"/>),
+/// so that a refused upgrade does not leave the requests after it unwatched.
 /// </summary>
 public sealed class Http1HeadScanner
 {
-    private enum State { Head, Trailers, Body, ChunkSize, ChunkExtension, ChunkData, ChunkDataEnd, Stopped }
+    private enum State { Head, Trailers, Body, ChunkSize, ChunkExtension, ChunkData, ChunkDataEnd, AwaitingUpgrade, Stopped }
 
-    /// <summary>Lines are kept up to this many bytes: enough for any sane Content-Length line.</summary>
-    private const int LineKept = 64;
+    /// <summary>Lines are kept up to this many bytes: enough for any sane Content-Length or Connection line.</summary>
+    private const int LineKept = 256;
 
     private readonly byte[] _line = new byte[LineKept];
     private int _lineLength;
@@ -25,6 +28,7 @@ public sealed class Http1HeadScanner
     private bool _requestLineSeen;
     private bool _chunked;
     private bool _opaqueAfterHead;
+    private bool _mayUpgrade;
     private long _remaining;
 
     /// <summary>The stream offset where the head with a bad Content-Length starts, once one is seen.</summary>
@@ -35,6 +39,18 @@ public sealed class Http1HeadScanner
     /// <summary>True once nothing more needs to be read: a violation was found, or the stream is no longer HTTP/1.</summary>
     public bool Stopped => _state == State.Stopped;
 
+    /// <summary>True after a head that may upgrade the connection, until the caller says whether it did.</summary>
+    public bool AwaitingUpgrade => _state == State.AwaitingUpgrade;
+
+    /// <summary>The stream offset of the next byte to scan.</summary>
+    public long Offset => _offset;
+
+    /// <summary>The connection switched protocols (101): what follows is not HTTP/1.</summary>
+    public void Upgraded() => _state = State.Stopped;
+
+    /// <summary>The upgrade was not taken: the bytes after the head are the next request's.</summary>
+    public void NotUpgraded() => _state = NextHead(_offset);
+
     /// <summary>Reads the next bytes of the stream, in order.</summary>
     public void Scan(ReadOnlySequence<byte> bytes)
     {
@@ -42,7 +58,7 @@ public sealed class Http1HeadScanner
         {
             var span = memory.Span;
             var i = 0;
-            while (i < span.Length && _state != State.Stopped)
+            while (i < span.Length && _state is not (State.Stopped or State.AwaitingUpgrade))
             {
                 if (_state is State.Body or State.ChunkData)
                 {
@@ -153,6 +169,8 @@ public sealed class Http1HeadScanner
         }
         if (!_requestLineSeen)
         {
+            // Kestrel skips any CR and LF before a request line.
+            kept = kept.Trim((byte)'\r');
             if (kept.IsEmpty && !overflowed)
             {
                 _headStart = _offset + 1; // an empty line before a request line is tolerated
@@ -162,6 +180,7 @@ public sealed class Http1HeadScanner
             if (kept.StartsWith("PRI * HTTP/2.0"u8))
             {
                 _state = State.Stopped; // HTTP/2 with prior knowledge: not ours to follow
+                return;
             }
             _opaqueAfterHead = kept.StartsWith("CONNECT "u8);
             if (IsAsteriskFormMisused(kept))
@@ -185,7 +204,8 @@ public sealed class Http1HeadScanner
     private static bool IsAsteriskFormMisused(ReadOnlySpan<byte> requestLine)
     {
         var space = requestLine.IndexOf((byte)' ');
-        return space > 0 && requestLine[(space + 1)..].StartsWith("* "u8) && !requestLine[..space].SequenceEqual("OPTIONS"u8);
+        // Any case: casefold_http_method makes "options" OPTIONS; without it, the method check refuses it anyway.
+        return space > 0 && requestLine[(space + 1)..].StartsWith("* "u8) && !System.Text.Ascii.EqualsIgnoreCase(requestLine[..space], "OPTIONS"u8);
     }
 
     private void HeaderLine(ReadOnlySpan<byte> line, bool overflowed)
@@ -212,10 +232,23 @@ public sealed class Http1HeadScanner
         {
             _chunked = true; // anything but exactly "chunked" is refused with the connection closed
         }
-        else if (System.Text.Ascii.EqualsIgnoreCase(name, "Upgrade"u8))
+        else if (System.Text.Ascii.EqualsIgnoreCase(name, "Upgrade"u8)
+            || (System.Text.Ascii.EqualsIgnoreCase(name, "Connection"u8) && (overflowed || ContainsIgnoreCase(value, "upgrade"u8))))
         {
-            _opaqueAfterHead = true;
+            _mayUpgrade = true; // what Kestrel then does is told by the response, not guessed here
         }
+    }
+
+    private static bool ContainsIgnoreCase(ReadOnlySpan<byte> value, ReadOnlySpan<byte> word)
+    {
+        for (var i = 0; i + word.Length <= value.Length; i++)
+        {
+            if (System.Text.Ascii.EqualsIgnoreCase(value.Slice(i, word.Length), word))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void EndHead()
@@ -223,6 +256,11 @@ public sealed class Http1HeadScanner
         if (_opaqueAfterHead)
         {
             _state = State.Stopped;
+        }
+        else if (_mayUpgrade && !_chunked && _remaining == 0)
+        {
+            // Scan steps past the head's last LF and stops there: Offset is then the first byte after the head.
+            _state = State.AwaitingUpgrade;
         }
         else if (_chunked)
         {
@@ -246,6 +284,7 @@ public sealed class Http1HeadScanner
         _requestLineSeen = false;
         _chunked = false;
         _opaqueAfterHead = false;
+        _mayUpgrade = false;
         _remaining = 0;
         return State.Head;
     }

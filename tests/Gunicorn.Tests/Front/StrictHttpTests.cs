@@ -97,6 +97,33 @@ public class StrictHttpTests(StrictHttpTests.Server fixture) : IClassFixture<Str
         Assert.DoesNotContain("\"pid\":", responses[2].BodyText);
     }
 
+    [Theory]
+    [InlineData("Upgrade: x\r\n")]
+    [InlineData("Connection: upgrade\r\nUpgrade: websocket\r\n")]
+    [InlineData("Connection: keep-alive, Upgrade\r\nUpgrade: h2c\r\n")]
+    public async Task AnUpgradeTheAppDoesNotTake_LeavesTheRequestsAfterItWatched(string upgradeHeaders)
+    {
+        // Only a 101 makes what follows something other than HTTP/1: a head that merely asks (the app answers 200, or
+        // the front 501 for a WebSocket to a sync worker) must not switch the checks off for the rest of the connection.
+        var pipelined = $"GET /up HTTP/1.1\r\nHost: x\r\n{upgradeHeaders}\r\n" +
+            "POST /after HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
+            "POST /three HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc";
+        var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress, Encoding.Latin1.GetBytes(pipelined), 3, TimeSpan.FromSeconds(10));
+        Assert.Equal(3, responses.Count);
+        Assert.NotEqual(101, responses[0].Status);
+        Assert.Equal([200, 400], responses.Skip(1).Select(r => r.Status));
+        Assert.Contains("\"rawTarget\":\"/after\"", responses[1].BodyText);
+        Assert.DoesNotContain("\"pid\":", responses[2].BodyText);
+    }
+
+    [Fact]
+    public async Task BareCarriageReturnsBeforeTheRequestLine_DoNotHideIt()
+    {
+        var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress,
+            Encoding.Latin1.GetBytes("\r\r\nGET * HTTP/1.1\r\nHost: x\r\n\r\n"), 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(400, responses.Single().Status);
+    }
+
     [Fact]
     public async Task ValidRequest_OnTheSameServer_Passes()
     {
