@@ -83,7 +83,7 @@ public static class ProxyProtocolHeader
         }
         if (parts is not ["PROXY", "TCP4" or "TCP6", var source, var destination, var sourcePort, var destinationPort])
         {
-            error = $"malformed PROXY line '{line[..^1]}'";
+            error = $"malformed PROXY line '{Printable(line[..^1])}'";
             return Status.Invalid;
         }
         var family = parts[1] == "TCP4" ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6;
@@ -147,5 +147,27 @@ public static class ProxyProtocolHeader
             new IPEndPoint(source, BinaryPrimitives.ReadUInt16BigEndian(ports)),
             new IPEndPoint(destination, BinaryPrimitives.ReadUInt16BigEndian(ports[2..])));
         return Status.Parsed;
+    }
+
+    /// <summary>The line as the log may show it: a client's control characters (escape sequences, CR) as \xNN.</summary>
+    private static string Printable(string line)
+    {
+        if (!line.AsSpan().ContainsAnyInRange('\0', '\x1f') && !line.Contains('\x7f'))
+        {
+            return line;
+        }
+        var printable = new System.Text.StringBuilder(line.Length + 16);
+        foreach (var c in line)
+        {
+            if (c < ' ' || c == '\x7f')
+            {
+                printable.Append($"\\x{(int)c:x2}");
+            }
+            else
+            {
+                printable.Append(c);
+            }
+        }
+        return printable.ToString();
     }
 }

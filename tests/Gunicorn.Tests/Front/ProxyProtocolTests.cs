@@ -67,6 +67,17 @@ public class ProxyProtocolTests
     }
 
     [Fact]
+    public async Task MalformedV1Header_IsLoggedWithItsControlCharactersEscaped()
+    {
+        // A client's escape sequences and bare CRs must not reach an operator's terminal or forge a log line.
+        await using var server = await GunicornServer.StartAsync(["--proxy-protocol", "@echo"]);
+        var response = await SendAsync(server, [.. Encoding.ASCII.GetBytes("PROXY TCP4 \u001b[2J\rforged entry\r\n"), .. Get("/")]);
+        Assert.Equal(400, response.Status);
+        await server.WaitForLogAsync(@"malformed PROXY line 'PROXY TCP4 \\x1b\[2J\\x0dforged entry'", Deadline);
+        Assert.DoesNotContain("\u001b", server.Log);
+    }
+
+    [Fact]
     public async Task WithoutProxyProtocol_AProxyLineIsJustABadRequest()
     {
         await using var server = await GunicornServer.StartAsync(["@echo"]);
