@@ -41,7 +41,11 @@ public static class KestrelLimits
         // Kestrel refuses a grace period of 1 s or less (it would not start), so shorter timeouts leave it at 2 s.
         k.MinRequestBodyDataRate = new MinDataRate(1, TimeSpan.FromSeconds(Math.Max(limits.BodyTimeoutSeconds, 2)));
         // obs-text (bytes 0x80-0xFF) in header values passes through unchanged, as gunicorn passes it (latin-1).
-        kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
+        // Not for Content-Length (digits only, which the guard checks): Kestrel's custom-encoding path for it decodes
+        // into a 20-char buffer, so a zero-padded value of 20 digits got a 400 and a longer one ended the connection
+        // without an answer (an ArgumentException inside Kestrel); its default path parses any length.
+        kestrel.RequestHeaderEncodingSelector = static name =>
+            name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) ? null : Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => Encoding.Latin1;
     }
 }

@@ -124,6 +124,18 @@ public class StrictHttpTests(StrictHttpTests.Server fixture) : IClassFixture<Str
         Assert.Equal(400, responses.Single().Status);
     }
 
+    [Theory]
+    [InlineData(20)]
+    [InlineData(40)]
+    public async Task LongZeroPaddedContentLength_IsStillTheNumber(int zeros)
+    {
+        // RFC 9110 allows leading zeros (gunicorn reads the value as an integer); 19 digits were the most that passed.
+        var (responses, _) = await RawHttp.ExchangeAsync(fixture.Instance.BaseAddress,
+            Encoding.Latin1.GetBytes($"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {new string('0', zeros)}3\r\n\r\nabc"), 1, TimeSpan.FromSeconds(10));
+        Assert.Equal(200, responses.Single().Status);
+        Assert.Contains("\"body\":\"YWJj\"", responses[0].BodyText);
+    }
+
     [Fact]
     public async Task ValidRequest_OnTheSameServer_Passes()
     {
