@@ -35,6 +35,7 @@ public sealed class ProxyProtocolMiddleware(TrustedPeers allowed, TimeSpan heade
         var input = connection.Transport.Input;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
         deadline.CancelAfter(headerTimeout);
+        var started = false;
         while (true)
         {
             System.IO.Pipelines.ReadResult read;
@@ -44,13 +45,18 @@ public sealed class ProxyProtocolMiddleware(TrustedPeers allowed, TimeSpan heade
             }
             catch (OperationCanceledException)
             {
-                return null; // Kestrel's own header timeout answers a client that sends nothing
+                // Kestrel's own header timeout answers a client that sent nothing; one that began a PROXY header and
+                // did not finish it within the same time is answered here (handing it on would give it that time again).
+                return started && !connection.ConnectionClosed.IsCancellationRequested
+                    ? (400, $"incomplete PROXY protocol header after client_header_timeout ({headerTimeout.TotalSeconds:0.#} s)")
+                    : null;
             }
             var buffer = read.Buffer;
             var status = ProxyProtocolHeader.TryParse(buffer, out var length, out var addresses, out var error);
             switch (status)
             {
                 case ProxyProtocolHeader.Status.NeedMore when !read.IsCompleted:
+                    started |= !buffer.IsEmpty;
                     input.AdvanceTo(buffer.Start, buffer.End);
                     continue;
                 case ProxyProtocolHeader.Status.NeedMore:

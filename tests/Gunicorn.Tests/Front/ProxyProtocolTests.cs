@@ -78,6 +78,16 @@ public class ProxyProtocolTests
     }
 
     [Fact]
+    public async Task HeaderLeftUnfinished_Is400AfterClientHeaderTimeout()
+    {
+        await using var server = await GunicornServer.StartAsync(["--proxy-protocol", "--client-header-timeout", "1", "@echo"]);
+        var (responses, _) = await RawHttp.ExchangeAsync(server.BaseAddress, Encoding.ASCII.GetBytes("PROXY TCP4 203.0.113.7 "), 1, Deadline);
+        Assert.True(responses.Count == 1, "no response");
+        Assert.Equal(400, responses[0].Status);
+        Assert.Contains("incomplete PROXY protocol header after client_header_timeout (1 s)", responses[0].BodyText);
+    }
+
+    [Fact]
     public async Task WithoutProxyProtocol_AProxyLineIsJustABadRequest()
     {
         await using var server = await GunicornServer.StartAsync(["@echo"]);
