@@ -15,7 +15,8 @@ public sealed class PendingLimit(TimeSpan limit, Action expired) : IDisposable
 
     private async ValueTask<T> TimedAsync<T>(ValueTask<T> operation)
     {
-        var timer = _timer ??= CreateTimer();
+        var timer = _timer ??= DetachedTimer.Create(static state => ((PendingLimit)state!).Fired(), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Volatile.Write(ref _deadline, Environment.TickCount64 + (long)Math.Ceiling(limit.TotalMilliseconds));
         Volatile.Write(ref _waiting, 1);
         timer.Change(limit, Timeout.InfiniteTimeSpan);
@@ -27,16 +28,6 @@ public sealed class PendingLimit(TimeSpan limit, Action expired) : IDisposable
         {
             Volatile.Write(ref _waiting, 0);
             timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    private ITimer CreateTimer()
-    {
-        // Not in the flow of the operation that happens to be first: the timer lives as long as the connection.
-        using (ExecutionContext.SuppressFlow())
-        {
-            return TimeProvider.System.CreateTimer(static state => ((PendingLimit)state!).Fired(), this,
-                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -118,14 +118,7 @@ public static class ContentLengthGuard
             {
                 // The response to the head that could upgrade has started: Kestrel reads on for the upgraded stream
                 // (101), or for the next request, which the scanner must see before Kestrel parses it.
-                if (upgraded)
-                {
-                    _scanner.Upgraded();
-                }
-                else
-                {
-                    _scanner.NotUpgraded();
-                }
+                _scanner.UpgradeDecided(upgraded);
             }
             if (!_scanner.Stopped && !_scanner.AwaitingUpgrade && _scanned < end)
             {

@@ -10,7 +10,7 @@ namespace Gunicorn.Front.Listeners;
 /// Kestrel answers 405). Anything this scanner does not understand (CONNECT, HTTP/2's preface, malformed chunks)
 /// ends its watch: Kestrel's own parser refuses what is truly malformed. A head that may upgrade the connection
 /// (an <c>Upgrade</c> header, or <c>upgrade</c> in <c>Connection</c>) pauses it: its caller learns from the response
-/// whether the connection switched protocols (<see cref="Upgraded"/>) or goes on with HTTP/1 (<see cref="NotUpgraded"/>),
+/// whether the connection switched protocols or goes on with HTTP/1 (<see cref="UpgradeDecided"/>),
 /// so that a refused upgrade does not leave the requests after it unwatched.
 /// </summary>
 public sealed class Http1HeadScanner
@@ -45,11 +45,11 @@ public sealed class Http1HeadScanner
     /// <summary>The stream offset of the next byte to scan.</summary>
     public long Offset => _offset;
 
-    /// <summary>The connection switched protocols (101): what follows is not HTTP/1.</summary>
-    public void Upgraded() => _state = State.Stopped;
-
-    /// <summary>The upgrade was not taken: the bytes after the head are the next request's.</summary>
-    public void NotUpgraded() => _state = NextHead(_offset);
+    /// <summary>
+    /// The response to the head that may upgrade has started: after a 101 what follows is not HTTP/1; otherwise the
+    /// bytes after the head are the next request's.
+    /// </summary>
+    public void UpgradeDecided(bool upgraded) => _state = upgraded ? State.Stopped : NextHead(_offset);
 
     /// <summary>Reads the next bytes of the stream, in order.</summary>
     public void Scan(ReadOnlySequence<byte> bytes)

@@ -34,11 +34,8 @@ public sealed class SendStallTimer : IDisposable
         _socket = socket;
         _timeout = timeout;
         _onStall = onStall;
-        using (ExecutionContext.SuppressFlow())
-        {
-            _timer = TimeProvider.System.CreateTimer(static state => ((SendStallTimer)state!).Fired(), this,
-                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        }
+        _timer = Limits.DetachedTimer.Create(static state => ((SendStallTimer)state!).Fired(), this,
+            Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>Starts timing a send: the client must take bytes within the timeout, and again within each one after.</summary>

@@ -46,18 +46,14 @@ public sealed class SendTimeoutOutput : PipeWriter
         {
             return;
         }
-        ITimer timer;
-        using (ExecutionContext.SuppressFlow())
+        var timer = DetachedTimer.Create(static state =>
         {
-            timer = TimeProvider.System.CreateTimer(static state =>
+            var (connection, timeout) = ((ConnectionContext, TimeSpan))state!;
+            if (!connection.ConnectionClosed.IsCancellationRequested)
             {
-                var (connection, timeout) = ((ConnectionContext, TimeSpan))state!;
-                if (!connection.ConnectionClosed.IsCancellationRequested)
-                {
-                    CloseSlowReader(connection, timeout);
-                }
-            }, (connection, timeout), timeout, Timeout.InfiniteTimeSpan);
-        }
+                CloseSlowReader(connection, timeout);
+            }
+        }, (connection, timeout), timeout, Timeout.InfiniteTimeSpan);
         closed.Register(static state => ((ITimer)state!).Dispose(), timer);
     }
 

@@ -56,19 +56,9 @@ internal static partial class SocketSyscalls
         while (true)
         {
             var position = offset;
-            var sent = SendFileCall(socket.SafeHandle, file, ref position, (nuint)count);
-            if (sent >= 0)
+            if (Outcome(SendFileCall(socket.SafeHandle, file, ref position, (nuint)count)) is { } sent)
             {
                 return sent;
-            }
-            switch (Marshal.GetLastPInvokeError())
-            {
-                case EINTR:
-                    continue;
-                case EAGAIN:
-                    return WouldBlock;
-                default:
-                    return Failed;
             }
         }
     }
@@ -83,21 +73,21 @@ internal static partial class SocketSyscalls
         {
             while (true)
             {
-                var sent = SendCall(socket.SafeHandle, start, (nuint)bytes.Length, MsgMore | MsgDontWait | MsgNoSignal);
-                if (sent >= 0)
+                if (Outcome(SendCall(socket.SafeHandle, start, (nuint)bytes.Length, MsgMore | MsgDontWait | MsgNoSignal)) is { } sent)
                 {
                     return sent;
-                }
-                switch (Marshal.GetLastPInvokeError())
-                {
-                    case EINTR:
-                        continue;
-                    case EAGAIN:
-                        return WouldBlock;
-                    default:
-                        return Failed;
                 }
             }
         }
     }
+
+    /// <summary>A send's byte count, or what its error means here; null when a signal interrupted it (call again).</summary>
+    private static long? Outcome(nint returned) => returned >= 0
+        ? returned
+        : Marshal.GetLastPInvokeError() switch
+        {
+            EINTR => null,
+            EAGAIN => WouldBlock,
+            _ => Failed,
+        };
 }
