@@ -34,5 +34,42 @@ app.MapGet("/sleep", async (double seconds) =>
     await Task.Delay(TimeSpan.FromSeconds(seconds));
     return $"slept {seconds}s in {Environment.ProcessId}";
 });
+// Holds its thread, as a synchronous app does (a blocking database driver, Thread.Sleep).
+app.MapGet("/block", (double seconds) =>
+{
+    Thread.Sleep(TimeSpan.FromSeconds(seconds));
+    return $"blocked {seconds}s in {Environment.ProcessId}";
+});
+// The request body's length and a checksum, read as it streams in.
+app.MapPost("/length", async (HttpRequest request) =>
+{
+    var buffer = new byte[65536];
+    long length = 0, sum = 0;
+    int read;
+    while ((read = await request.Body.ReadAsync(buffer)) > 0)
+    {
+        length += read;
+        for (var i = 0; i < read; i++)
+        {
+            sum += buffer[i];
+        }
+    }
+    return $"{length} {sum}";
+});
+// n bytes of a known pattern (byte i is i % 251), written in 64 KiB pieces.
+app.MapGet("/bytes", async (HttpResponse response, int n) =>
+{
+    response.ContentLength = n;
+    var piece = new byte[65536];
+    for (var sent = 0; sent < n; sent += piece.Length)
+    {
+        var size = Math.Min(piece.Length, n - sent);
+        for (var i = 0; i < size; i++)
+        {
+            piece[i] = (byte)((sent + i) % 251);
+        }
+        await response.Body.WriteAsync(piece.AsMemory(0, size));
+    }
+});
 
 app.Run();

@@ -1,7 +1,9 @@
 using System.IO.Pipes;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -10,8 +12,8 @@ using Microsoft.Extensions.Hosting;
 namespace Gunicorn.AspNetWorker;
 
 /// <summary>
-/// The worker contract for an unmodified ASP.NET Core app: listen on the worker's Unix socket (the master sets
-/// ASPNETCORE_URLS), write "ready" to the master's pipe once started, heartbeat with the request count, and ask for
+/// The worker contract for an unmodified ASP.NET Core app: listen on the worker's Unix socket (the master names it
+/// in GUNICORN_NET_WORKER_SOCKET) through <see cref="FrontSocketTransport"/>, write "ready" to the master's pipe once started, heartbeat with the request count, and ask for
 /// recycling at max_requests. TERM is the host's own graceful stop. Kept free of gunicorn-net's other assemblies:
 /// it is loaded into the app's process.
 /// </summary>
@@ -28,12 +30,25 @@ public sealed class WorkerHostingStartup : IHostingStartup
         var maxRequests = long.TryParse(Environment.GetEnvironmentVariable("GUNICORN_NET_MAX_REQUESTS"), out var max) ? max : 0;
         var interval = double.TryParse(Environment.GetEnvironmentVariable("GUNICORN_NET_HEARTBEAT_SECONDS"),
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : 1;
+        var socketPath = Environment.GetEnvironmentVariable("GUNICORN_NET_WORKER_SOCKET");
+        var connectionThreads = Environment.GetEnvironmentVariable("GUNICORN_NET_CONNECTION_THREADS") == "1";
+        Environment.SetEnvironmentVariable("GUNICORN_NET_WORKER_SOCKET", null);
+        Environment.SetEnvironmentVariable("GUNICORN_NET_CONNECTION_THREADS", null);
         var pipe = new MasterPipe(pipeHandle, maxRequests);
         var hooks = WorkerHooks.FromEnvironment();
         hooks?.ListenToSignals();
         builder.ConfigureServices(services =>
         {
             services.AddSingleton(pipe);
+            if (socketPath is not null && connectionThreads)
+            {
+                services.AddSingleton<IConnectionListenerFactory, FrontSocketTransport>();
+                services.Configure<KestrelServerOptions>(kestrel => kestrel.Listen(new FrontSocketEndPoint(socketPath)));
+            }
+            else if (socketPath is not null)
+            {
+                services.Configure<KestrelServerOptions>(kestrel => kestrel.ListenUnixSocket(socketPath));
+            }
             services.AddSingleton<IStartupFilter>(new CountingStartupFilter(pipe));
             services.AddHostedService(provider => new ReadyReporter(pipe, provider.GetRequiredService<IHostApplicationLifetime>(), TimeSpan.FromSeconds(interval), hooks));
         });

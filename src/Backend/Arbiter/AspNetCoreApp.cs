@@ -5,13 +5,18 @@ using Gunicorn.Shared.Contract;
 namespace Gunicorn.Backend.Arbiter;
 
 /// <summary>
-/// An unmodified ASP.NET Core app as a worker: <c>dotnet App.dll</c>, listening on the worker's Unix socket through
-/// ASPNETCORE_URLS, with Gunicorn.AspNetWorker.dll injected as a startup hook to speak the worker contract
-/// (ready, heartbeat, recycle). TERM is the app host's own graceful shutdown.
+/// An unmodified ASP.NET Core app as a worker: <c>dotnet App.dll</c>, with Gunicorn.AspNetWorker.dll injected as a
+/// startup hook that listens on the worker's Unix socket (GUNICORN_NET_WORKER_SOCKET, through its own Kestrel
+/// transport) and speaks the worker contract (ready, heartbeat, recycle). TERM is the app host's own graceful shutdown.
 /// </summary>
 public static class AspNetCoreApp
 {
     public const string HookAssembly = "Gunicorn.AspNetWorker.dll";
+
+    private static readonly string[] AddressVariables =
+    [
+        "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS", "DOTNET_URLS", "DOTNET_HTTP_PORTS", "DOTNET_HTTPS_PORTS",
+    ];
 
     /// <summary>
     /// The worker executable first, which takes the worker's identity (user, group, umask), the app's directory and
@@ -35,7 +40,16 @@ public static class AspNetCoreApp
         {
             start.Environment["DOTNET_EnableDiagnostics"] = "0";
         }
-        start.Environment["ASPNETCORE_URLS"] = $"http://unix:{info.SocketPath}";
+        // The worker listens where the front connects, not where the environment's addresses say (container
+        // images set ASPNETCORE_HTTP_PORTS): Kestrel would bind them too, or warn that it overrides them.
+        foreach (var addresses in AddressVariables)
+        {
+            start.Environment.Remove(addresses);
+        }
+        start.Environment["GUNICORN_NET_WORKER_SOCKET"] = info.SocketPath;
+        // sync and gthread: a thread for each of the front's connections (as many as the worker serves at once);
+        // async (worker_connections, many long-lived requests): Kestrel's own event threads and thread pool.
+        start.Environment["GUNICORN_NET_CONNECTION_THREADS"] = info.WorkerClass == WorkerContract.Async ? "0" : "1";
         start.Environment["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, HookAssembly);
         start.Environment["GUNICORN_NET_WORKER_PIPE"] = pipeHandle;
         start.Environment["GUNICORN_NET_WORKER_HOOKS"] = CommandHooks(info.Hooks);

@@ -33,7 +33,10 @@ public static class WorkerProcessSettings
             turn). `async`: up to `worker_connections` requests at once, for ASP.NET Core apps. `asgi`: an ASGI app
             (FastAPI, Starlette, Django's asgi.py) on one event loop per worker, up to `worker_connections` requests
             at once; uvicorn's worker classes (`uvicorn.workers.UvicornWorker`...) mean the same. `threads` > 1 with
-            `sync` switches to `gthread`, as in gunicorn.
+            `sync` switches to `gthread`, as in gunicorn. An ASP.NET Core app under `sync` or `gthread` serves each of
+            the front's connections on a thread of its own, as gunicorn's threads do (a request wakes one thread; an
+            app that blocks holds only its own request); under `async`, on Kestrel's event threads and thread pool
+            (for many long-lived requests: WebSockets, streams).
             """,
     };
 

@@ -95,11 +95,13 @@ public class AspNetCoreAppTests
         Assert.Contains("is an ASP.NET Core app: no Python runs in its workers", refused.Stdout + refused.Stderr);
     }
 
-    [Fact]
-    public async Task WebSockets_PassThroughTheFront_ToAnUnmodifiedApp()
+    [Theory]
+    [InlineData("async")] // Kestrel's own transport
+    [InlineData("gthread")] // a thread for each of the front's connections; two, so that /pid has one of its own
+    public async Task WebSockets_PassThroughTheFront_ToAnUnmodifiedApp(string workerClass)
     {
         // Request and response buffering are on (the defaults): an upgrade must bypass both.
-        await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", "async", "--metrics-bind", "127.0.0.1:0", SampleApp]);
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", workerClass, "--threads", "2", "--metrics-bind", "127.0.0.1:0", SampleApp]);
         var metrics = (await server.WaitForLogAsync(@"Serving metrics at: (http://127\.0\.0\.1:\d+/metrics)", Deadline)).Groups[1].Value;
         using var scraper = new HttpClient();
         using var socket = new System.Net.WebSockets.ClientWebSocket();
@@ -120,4 +122,71 @@ public class AspNetCoreAppTests
         await Eventually.True(async () => (await scraper.GetStringAsync(metrics)).Contains("\ngunicorn_websocket_connections 0\n"), Deadline, "the closed WebSocket");
         Assert.Contains("\ngunicorn_websocket_connections_total 1\n", await scraper.GetStringAsync(metrics));
     }
+
+    [Fact]
+    public async Task AnAppThatBlocks_HoldsOnlyItsOwnRequest_OnAThreadForEachOfTheFrontsConnections()
+    {
+        // gthread with 2 threads: the front sends this worker two requests at once, each on a connection of its own.
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", "gthread", "--threads", "2", SampleApp]);
+        var worker = server.WorkerPids().Single();
+        using var blocked = new CancellationTokenSource();
+        var blocking = server.Client.GetAsync("/block?seconds=60", blocked.Token);
+        await Eventually.True(() => ThreadNames(worker).Count(n => n.StartsWith("gn-front-", StringComparison.Ordinal)) >= 1,
+            Deadline, "the blocking request's connection thread");
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(worker.ToString(System.Globalization.CultureInfo.InvariantCulture), await server.Client.GetStringAsync("/pid"));
+        }
+        Assert.False(blocking.IsCompleted, "the blocking request should still be held by the app");
+        Assert.Equal(2, ThreadNames(worker).Count(n => n.StartsWith("gn-front-", StringComparison.Ordinal)));
+        blocked.Cancel();
+    }
+
+    [Fact]
+    public async Task AsyncWorkers_KeepKestrelsOwnTransport()
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", "async", SampleApp]);
+        var worker = server.WorkerPids().Single();
+        Assert.Equal("Hello from ASP.NET Core", await server.Client.GetStringAsync("/"));
+        Assert.DoesNotContain(ThreadNames(worker), n => n.StartsWith("gn-front-", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("sync")]
+    [InlineData("async")]
+    public async Task LargeBodies_PassBothWays_Whole(string workerClass)
+    {
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", workerClass, "--client-max-body-size", "16m", SampleApp]);
+        var body = new byte[3 * 1024 * 1024 + 17];
+        new Random(7).NextBytes(body);
+        var posted = await server.Client.PostAsync("/length", new ByteArrayContent(body));
+        Assert.Equal($"{body.Length} {body.Sum(b => (long)b)}", await posted.Content.ReadAsStringAsync());
+        const int size = 5 * 1024 * 1024 + 3;
+        var received = await server.Client.GetByteArrayAsync($"/bytes?n={size}");
+        Assert.Equal(size, received.Length);
+        Assert.True(received.Select((b, i) => b == (byte)(i % 251)).All(ok => ok), "the response's bytes should be the pattern the app wrote");
+    }
+
+    [Fact]
+    public async Task TheWorkerListensOnlyWhereTheFrontConnects_WhateverAddressesTheEnvironmentNames()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        await using var server = await GunicornServer.StartAsync(["-w", "1",
+            "-e", $"ASPNETCORE_URLS=http://127.0.0.1:{port}", "-e", $"ASPNETCORE_HTTP_PORTS={port}", SampleApp]);
+        Assert.Equal("Hello from ASP.NET Core", await server.Client.GetStringAsync("/"));
+        using var direct = new System.Net.Sockets.TcpClient();
+        var refused = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => direct.ConnectAsync(IPAddress.Loopback, port));
+        Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
+        Assert.DoesNotContain("Overriding", server.Log);
+    }
+
+    private static List<string> ThreadNames(int pid) =>
+        Directory.EnumerateDirectories($"/proc/{pid}/task")
+            .Select(task => { try { return File.ReadAllText(Path.Combine(task, "comm")).Trim(); } catch (IOException) { return ""; } })
+            .ToList();
 }
