@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -40,17 +42,43 @@ public sealed class WorkerHostingStartup : IHostingStartup
         builder.ConfigureServices(services =>
         {
             services.AddSingleton(pipe);
-            if (socketPath is not null && connectionThreads)
+            if (socketPath is not null)
             {
-                services.AddSingleton<IConnectionListenerFactory, FrontSocketTransport>();
-                services.Configure<KestrelServerOptions>(kestrel => kestrel.Listen(new FrontSocketEndPoint(socketPath)));
-            }
-            else if (socketPath is not null)
-            {
-                services.Configure<KestrelServerOptions>(kestrel => kestrel.ListenUnixSocket(socketPath));
+                ListenWhereTheFrontConnects(services, socketPath, connectionThreads);
             }
             services.AddSingleton<IStartupFilter>(new CountingStartupFilter(pipe));
             services.AddHostedService(provider => new ReadyReporter(pipe, provider.GetRequiredService<IHostApplicationLifetime>(), TimeSpan.FromSeconds(interval), hooks));
+        });
+    }
+
+    /// <summary>
+    /// The worker listens on its socket: through <see cref="FrontSocketTransport"/> (sync, gthread) or Kestrel's own
+    /// (async). The app's endpoints from configuration (Kestrel:Endpoints in its appsettings.json) are for running it
+    /// alone: bound by every worker they would fight for one port, and Kestrel would skip the worker's socket for them.
+    /// </summary>
+    private static void ListenWhereTheFrontConnects(IServiceCollection services, string socketPath, bool connectionThreads)
+    {
+        if (connectionThreads)
+        {
+            // Kestrel's socket transport first, for endpoints the app's code listens on itself (Kestrel asks the
+            // transport registered last first, and adds its own only when none is registered).
+            services.AddSingleton<IConnectionListenerFactory, SocketTransportFactory>();
+            services.AddSingleton<IConnectionListenerFactory, FrontSocketTransport>();
+            services.Configure<KestrelServerOptions>(kestrel => kestrel.Listen(new FrontSocketEndPoint(socketPath)));
+        }
+        else
+        {
+            services.Configure<KestrelServerOptions>(kestrel => kestrel.ListenUnixSocket(socketPath));
+        }
+        services.PostConfigure<KestrelServerOptions>(kestrel =>
+        {
+            var configured = kestrel.ConfigurationLoader?.Configuration.GetSection("Endpoints").GetChildren().Select(e => e.Key).ToList();
+            if (configured is { Count: > 0 })
+            {
+                Console.Error.WriteLine($"[gunicorn-net] The app's Kestrel endpoints from configuration ({string.Join(", ", configured)}) " +
+                                        "are not bound: a worker listens only where the front connects.");
+            }
+            kestrel.Configure(new ConfigurationBuilder().Build());
         });
     }
 

@@ -31,9 +31,7 @@ public sealed class FrontGeneration : IAsyncDisposable
     {
         var redirectKeys = config.Http.HttpsRedirectBind.Select(b => b.ToString()).ToHashSet();
         var metrics = config.Metrics.Bind is null ? null : routing.Metrics;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
+        var builder = Gunicorn.Front.Hosting.FrontHostBuilder.Create();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(config.Pool.GracefulTimeoutSeconds));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -44,9 +44,7 @@ public sealed class MetricsServer : IAsyncDisposable
             throw;
         }
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
+        var builder = Gunicorn.Front.Hosting.FrontHostBuilder.Create();
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.ListenHandle((ulong)Gunicorn.Shared.Platform.Posix.DupCloseOnExec((int)_socket.Handle)));
         _app = builder.Build();

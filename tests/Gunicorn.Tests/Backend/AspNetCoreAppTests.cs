@@ -170,19 +170,32 @@ public class AspNetCoreAppTests
     [Fact]
     public async Task TheWorkerListensOnlyWhereTheFrontConnects_WhateverAddressesTheEnvironmentNames()
     {
-        int port;
-        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        var port = FreePorts.Next();
         await using var server = await GunicornServer.StartAsync(["-w", "1",
             "-e", $"ASPNETCORE_URLS=http://127.0.0.1:{port}", "-e", $"ASPNETCORE_HTTP_PORTS={port}", SampleApp]);
         Assert.Equal("Hello from ASP.NET Core", await server.Client.GetStringAsync("/"));
-        using var direct = new System.Net.Sockets.TcpClient();
-        var refused = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(() => direct.ConnectAsync(IPAddress.Loopback, port));
-        Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
+        Assert.False(await FreePorts.IsListening(port));
         Assert.DoesNotContain("Overriding", server.Log);
+    }
+
+    [Fact]
+    public async Task TheAppsOwnEndpointsFromConfiguration_AreNotBound_AndSaidSo()
+    {
+        // Kestrel:Endpoints in the app's appsettings.json: each of two workers binding it would fight for the port,
+        // and Kestrel would listen there instead of on the worker's socket.
+        var app = Directory.CreateTempSubdirectory("gunicorn-net-aspnet-").FullName;
+        foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory, "SampleApp.*"))
+        {
+            File.Copy(file, Path.Combine(app, Path.GetFileName(file)));
+        }
+        var port = FreePorts.Next();
+        File.WriteAllText(Path.Combine(app, "appsettings.json"),
+            """{"Kestrel":{"Endpoints":{"Public":{"Url":"http://127.0.0.1:""" + port + "\"}}}}");
+        await using var server = await GunicornServer.StartAsync(["-w", "2", Path.Combine(app, "SampleApp.dll")]);
+        Assert.Equal(2, server.WorkerPids().Count);
+        Assert.Equal("Hello from ASP.NET Core", await server.Client.GetStringAsync("/"));
+        Assert.False(await FreePorts.IsListening(port));
+        await server.WaitForLogAsync(@"The app's Kestrel endpoints from configuration \(Public\) are not bound", Deadline);
     }
 
     private static List<string> ThreadNames(int pid) =>

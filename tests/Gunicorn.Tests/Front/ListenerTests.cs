@@ -42,12 +42,7 @@ public class ListenerTests
     }
 
     /// <summary>systemd-socket-activate needs a fixed port: ask the kernel for a free one.</summary>
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
+    private static int FreePort() => FreePorts.Next();
 
     [Theory]
     [InlineData(0, 1, true)]
@@ -65,5 +60,22 @@ public class ListenerTests
         {
             Assert.True(wasClosed, "keepalive 0 must close the connection after the response");
         }
+    }
+
+    [Fact]
+    public async Task TheFrontReadsNothingFromTheDirectoryItStartsIn()
+    {
+        // An ASP.NET Core app's appsettings.json where gunicorn-net is started (its publish directory, typically):
+        // its Kestrel endpoints are the app's, and no file watcher may cover the directory's tree.
+        var dir = Directory.CreateTempSubdirectory("gunicorn-net-cwd-").FullName;
+        var appsPort = FreePort();
+        File.WriteAllText(Path.Combine(dir, "appsettings.json"),
+            """{"Kestrel":{"Endpoints":{"Http":{"Url":"http://127.0.0.1:""" + appsPort + "\"}}}}");
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--metrics-bind", "127.0.0.1:0", "@echo"], dir);
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/pid")).StatusCode);
+        Assert.False(await FreePorts.IsListening(appsPort), "the front bound the endpoint of an appsettings.json it should not read");
+        var inotify = Directory.EnumerateFileSystemEntries($"/proc/{server.Pid}/fd")
+            .Count(fd => new FileInfo(fd).LinkTarget == "anon_inode:inotify");
+        Assert.Equal(0, inotify);
     }
 }
