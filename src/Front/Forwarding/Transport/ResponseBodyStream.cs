@@ -150,16 +150,53 @@ internal sealed class ResponseBodyStream : Stream
     }
 
     /// <summary>A chunk-size line: hex digits, optional extensions after ';' (ignored), then CRLF.</summary>
-    private static long ParseChunkSize(ReadOnlySpan<byte> line)
+    private static long ParseChunkSize(ReadOnlySpan<byte> line) => TryParseChunkSize(line, out var size) ? size
+        : throw new WorkerProtocolException($"a bad chunk size ({ResponseHeadParser.Describe(line is [.., (byte)'\r'] ? line[..^1] : line)})");
+
+    private static bool TryParseChunkSize(ReadOnlySpan<byte> line, out long size)
     {
         var text = line is [.., (byte)'\r'] ? line[..^1] : line;
         var semicolon = text.IndexOf((byte)';');
         var digits = (semicolon >= 0 ? text[..semicolon] : text).Trim(" \t"u8);
-        if (digits.IsEmpty || digits.Length > 15 || !Utf8Parser.TryParse(digits, out long size, out var used, 'X') || used != digits.Length)
+        size = 0;
+        return !digits.IsEmpty && digits.Length <= 15 && Utf8Parser.TryParse(digits, out size, out var used, 'X') && used == digits.Length;
+    }
+
+    /// <summary>
+    /// The length of a chunked body that is already whole in <paramref name="buffered"/> (its last chunk and no
+    /// trailers, nothing after it), or -1. The forwarder then answers with a Content-Length instead of re-chunking:
+    /// the client's response leaves in one send rather than two (the data, then the last chunk when the response
+    /// completes), as for an ASP.NET Core app's small responses, which Kestrel chunks. Anything unusual is left to
+    /// the chunked reader, which reports it.
+    /// </summary>
+    public static long WholeChunkedLength(ReadOnlySpan<byte> buffered)
+    {
+        long total = 0;
+        while (true)
         {
-            throw new WorkerProtocolException($"a bad chunk size ({ResponseHeadParser.Describe(text)})");
+            var newline = buffered.IndexOf((byte)'\n');
+            if (newline < 0 || !TryParseChunkSize(buffered[..newline], out var size))
+            {
+                return -1;
+            }
+            buffered = buffered[(newline + 1)..];
+            if (size == 0)
+            {
+                return buffered is [(byte)'\r', (byte)'\n'] || buffered is [(byte)'\n'] ? total : -1;
+            }
+            if (size > buffered.Length - 2)
+            {
+                return -1;
+            }
+            var after = buffered[(int)size..];
+            var crlf = after is [(byte)'\r', (byte)'\n', ..] ? 2 : after is [(byte)'\n', ..] ? 1 : 0;
+            if (crlf == 0)
+            {
+                return -1;
+            }
+            total += size;
+            buffered = after[crlf..];
         }
-        return size;
     }
 
     private async ValueTask ReadTrailersAsync(WorkerConnection connection, CancellationToken cancellationToken)

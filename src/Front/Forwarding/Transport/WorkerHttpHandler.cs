@@ -143,6 +143,11 @@ public sealed class WorkerHttpHandler : HttpMessageHandler
                         continue;
                     }
                     var keepAlive = head.KeepAlive && bodyCutShort is null && !RequestHeadWriter.AsksToClose(request);
+                    if (head.Framing == BodyFraming.Chunked && ResponseBodyStream.WholeChunkedLength(connection.Buffered) is var length and >= 0)
+                    {
+                        response.Headers.Remove(KnownHeaderNames.TransferEncoding);
+                        response.Content.Headers.ContentLength = length;
+                    }
                     if (head.Framing != BodyFraming.None)
                     {
                         responseContent.Body = new ResponseBodyStream(this, connection, response, head with { KeepAlive = keepAlive });

@@ -105,9 +105,41 @@ public sealed class WorkerHttpHandlerTests : IAsyncDisposable
         var request = Assert.Single(worker.Requests);
         Assert.Contains("Transfer-Encoding: chunked\r\n", request);
         Assert.EndsWith("\r\n\r\n12\r\npart one, part two\r\n0\r\n\r\n", request);
-        // Chunked framing intact both ways: the connection is reused.
+        // Chunked framing intact both ways: the connection is reused. With trailers, the response stays chunked.
+        Assert.True(response.Headers.TransferEncodingChunked);
         await SendAsync(HttpMethod.Get);
         Assert.Equal(1, worker.Accepted);
+    }
+
+    [Fact]
+    public async Task AChunkedResponseAlreadyWhole_IsGivenItsLength_AndTheConnectionReused()
+    {
+        // Kestrel chunks an app's small responses; whole on arrival, the client can have a Content-Length (one send).
+        var worker = Worker(AnswerEach("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;x=y\r\n, world\r\n0\r\n\r\n"));
+        var response = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "http://w1/"), CancellationToken.None).WaitAsync(Deadline);
+        Assert.Equal(12, response.Content.Headers.ContentLength); // before the body is read (reading it buffers it)
+        Assert.False(response.Headers.Contains("Transfer-Encoding"));
+        Assert.Equal("hello, world", await response.Content.ReadAsStringAsync().WaitAsync(Deadline));
+        await SendAsync(HttpMethod.Get);
+        Assert.Equal(1, worker.Accepted);
+    }
+
+    [Fact]
+    public async Task AChunkedResponseStillComing_StaysChunked()
+    {
+        var headSeen = new TaskCompletionSource();
+        Worker(async session =>
+        {
+            await session.ReadRequestAsync();
+            await session.SendAsync("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+            await headSeen.Task;
+            await session.SendAsync("7\r\n, world\r\n0\r\n\r\n");
+        });
+        var response = await _client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "http://w1/"), CancellationToken.None).WaitAsync(Deadline);
+        Assert.Null(response.Content.Headers.ContentLength);
+        Assert.True(response.Headers.TransferEncodingChunked);
+        headSeen.SetResult();
+        Assert.Equal("hello, world", await response.Content.ReadAsStringAsync().WaitAsync(Deadline));
     }
 
     [Fact]
