@@ -56,6 +56,22 @@ app.MapPost("/length", async (HttpRequest request) =>
     }
     return $"{length} {sum}";
 });
+// The same, read the way old code does: blocking on each asynchronous read (sync-over-async).
+app.MapPost("/length-blocking", (HttpRequest request) =>
+{
+    var buffer = new byte[65536];
+    long length = 0, sum = 0;
+    int read;
+    while ((read = request.Body.ReadAsync(buffer).AsTask().Result) > 0)
+    {
+        length += read;
+        for (var i = 0; i < read; i++)
+        {
+            sum += buffer[i];
+        }
+    }
+    return $"{length} {sum}";
+});
 // n bytes of a known pattern (byte i is i % 251), written in 64 KiB pieces.
 app.MapGet("/bytes", async (HttpResponse response, int n) =>
 {

@@ -39,9 +39,12 @@ public sealed class FrontSocketTransport(IOptions<SocketTransportOptions> option
 }
 
 /// <summary>The worker's Unix socket, where the front connects (a type of its own, so that only <see cref="FrontSocketTransport"/> binds it).</summary>
-public sealed class FrontSocketEndPoint(string path) : EndPoint
+/// <param name="SendTimeout">How long a send may make no progress (the worker's timeout; zero: no limit).</param>
+public sealed class FrontSocketEndPoint(string path, TimeSpan sendTimeout) : EndPoint
 {
     public string Path { get; } = path;
+
+    public TimeSpan SendTimeout { get; } = sendTimeout;
 
     public override AddressFamily AddressFamily => AddressFamily.Unix;
 
@@ -54,11 +57,14 @@ internal sealed class FrontSocketListener : IConnectionListener
     private readonly Socket _socket;
     private readonly SocketTransportOptions _options;
     private readonly MemoryPool<byte> _pool;
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(10); // EMFILE: let descriptors free up
+    private readonly TimeSpan _sendTimeout;
     private long _accepted;
 
-    private FrontSocketListener(Socket socket, SocketTransportOptions options, MemoryPool<byte> pool)
+    private FrontSocketListener(Socket socket, SocketTransportOptions options, MemoryPool<byte> pool, TimeSpan sendTimeout)
     {
         _socket = socket;
+        _sendTimeout = sendTimeout;
         _options = options;
         _pool = pool;
     }
@@ -78,23 +84,36 @@ internal sealed class FrontSocketListener : IConnectionListener
             socket.Dispose();
             throw new AddressInUseException(e.Message, e);
         }
-        return new FrontSocketListener(socket, options, pool);
+        return new FrontSocketListener(socket, options, pool, endpoint.SendTimeout);
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        Socket accepted;
-        try
+        while (true)
         {
-            accepted = await _socket.AcceptAsync(cancellationToken);
+            Socket? accepted = null;
+            try
+            {
+                accepted = await _socket.AcceptAsync(cancellationToken);
+                var id = Interlocked.Increment(ref _accepted);
+                return FrontSocketConnection.Start(accepted, _pool, _options, "front-" + id.ToString(System.Globalization.CultureInfo.InvariantCulture), _sendTimeout);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException
+                                      || e is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
+            {
+                accepted?.Dispose();
+                return null; // Unbound: Kestrel reads null as "this listener is done".
+            }
+            catch (Exception e)
+            {
+                // A connection that failed between accept and its thread (out of descriptors, threads, a reset):
+                // only that one is lost. Letting it out would end Kestrel's accept loop for good while the worker
+                // went on heartbeating, alive and deaf.
+                accepted?.Dispose();
+                Console.Error.WriteLine($"[gunicorn-net] Worker {Environment.ProcessId} could not take a connection from the front: {e.Message}");
+                await Task.Delay(AcceptRetryDelay, CancellationToken.None);
+            }
         }
-        catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException
-                                  || e is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
-        {
-            return null; // Unbound: Kestrel reads null as "this listener is done".
-        }
-        var id = Interlocked.Increment(ref _accepted);
-        return FrontSocketConnection.Start(accepted, _pool, _options, "front-" + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)

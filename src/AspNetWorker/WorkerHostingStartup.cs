@@ -34,8 +34,10 @@ public sealed class WorkerHostingStartup : IHostingStartup
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : 1;
         var socketPath = Environment.GetEnvironmentVariable("GUNICORN_NET_WORKER_SOCKET");
         var connectionThreads = Environment.GetEnvironmentVariable("GUNICORN_NET_CONNECTION_THREADS") == "1";
+        var sendTimeout = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("GUNICORN_NET_TIMEOUT_SECONDS"), out var timeout) ? timeout : 0);
         Environment.SetEnvironmentVariable("GUNICORN_NET_WORKER_SOCKET", null);
         Environment.SetEnvironmentVariable("GUNICORN_NET_CONNECTION_THREADS", null);
+        Environment.SetEnvironmentVariable("GUNICORN_NET_TIMEOUT_SECONDS", null);
         var pipe = new MasterPipe(pipeHandle, maxRequests);
         var hooks = WorkerHooks.FromEnvironment();
         hooks?.ListenToSignals();
@@ -44,7 +46,7 @@ public sealed class WorkerHostingStartup : IHostingStartup
             services.AddSingleton(pipe);
             if (socketPath is not null)
             {
-                ListenWhereTheFrontConnects(services, socketPath, connectionThreads);
+                ListenWhereTheFrontConnects(services, socketPath, connectionThreads, sendTimeout);
             }
             services.AddSingleton<IStartupFilter>(new CountingStartupFilter(pipe));
             services.AddHostedService(provider => new ReadyReporter(pipe, provider.GetRequiredService<IHostApplicationLifetime>(), TimeSpan.FromSeconds(interval), hooks));
@@ -56,7 +58,7 @@ public sealed class WorkerHostingStartup : IHostingStartup
     /// (async). The app's endpoints from configuration (Kestrel:Endpoints in its appsettings.json) are for running it
     /// alone: bound by every worker they would fight for one port, and Kestrel would skip the worker's socket for them.
     /// </summary>
-    private static void ListenWhereTheFrontConnects(IServiceCollection services, string socketPath, bool connectionThreads)
+    private static void ListenWhereTheFrontConnects(IServiceCollection services, string socketPath, bool connectionThreads, TimeSpan sendTimeout)
     {
         if (connectionThreads)
         {
@@ -64,7 +66,7 @@ public sealed class WorkerHostingStartup : IHostingStartup
             // transport registered last first, and adds its own only when none is registered).
             services.AddSingleton<IConnectionListenerFactory, SocketTransportFactory>();
             services.AddSingleton<IConnectionListenerFactory, FrontSocketTransport>();
-            services.Configure<KestrelServerOptions>(kestrel => kestrel.Listen(new FrontSocketEndPoint(socketPath)));
+            services.Configure<KestrelServerOptions>(kestrel => kestrel.Listen(new FrontSocketEndPoint(socketPath, sendTimeout)));
         }
         else
         {

@@ -50,6 +50,7 @@ public static class AspNetCoreApp
         // sync and gthread: a thread for each of the front's connections (as many as the worker serves at once);
         // async (worker_connections, many long-lived requests): Kestrel's own event threads and thread pool.
         start.Environment["GUNICORN_NET_CONNECTION_THREADS"] = info.WorkerClass == WorkerContract.Async ? "0" : "1";
+        start.Environment["GUNICORN_NET_TIMEOUT_SECONDS"] = info.TimeoutSeconds.ToString(CultureInfo.InvariantCulture);
         start.Environment["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, HookAssembly);
         start.Environment["GUNICORN_NET_WORKER_PIPE"] = pipeHandle;
         start.Environment["GUNICORN_NET_WORKER_HOOKS"] = CommandHooks(info.Hooks);

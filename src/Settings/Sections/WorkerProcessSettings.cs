@@ -104,7 +104,9 @@ public static class WorkerProcessSettings
             A worker that has not sent a heartbeat for this many seconds is aborted (SIGABRT, then SIGKILL) and
             replaced; its request is answered 504. Workers that keep beating while a request runs (gthread, the
             built-in apps, ASP.NET Core apps) are bounded per request by the front instead: a worker that sends
-            nothing for 2 x timeout (at least 60 s) gets its request answered 504. 0 disables both, as gunicorn's
+            nothing for 2 x timeout (at least 60 s) gets its request answered 504. An ASP.NET Core app under `sync`
+            or `gthread` also gives up a send to the front that makes no progress for this long (an unbuffered
+            response whose client stopped reading), freeing the app's thread. 0 disables all three, as gunicorn's
             "no timeout"; requests then wait as long as the worker takes.
             """,
     };

@@ -143,6 +143,36 @@ public class AspNetCoreAppTests
     }
 
     [Fact]
+    public async Task AnAppThatBlocksOnItsOwnRequestBody_GetsIt_FromAnotherReceivingThread()
+    {
+        // Sync-over-async on the body: the app blocks the thread that would read the rest of it. Without a handover
+        // the request waits until Kestrel's body data rate limit gives up on it (a 408 after 5 s).
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--client-max-body-size", "16m", SampleApp]);
+        var body = new byte[2 * 1024 * 1024 + 5];
+        new Random(3).NextBytes(body);
+        for (var i = 0; i < 2; i++) // the second on a kept-alive connection, where Kestrel runs on the receiving thread
+        {
+            using var cancel = new CancellationTokenSource(Deadline);
+            var posted = await server.Client.PostAsync("/length-blocking", new ByteArrayContent(body), cancel.Token);
+            Assert.Equal($"{body.Length} {body.Sum(b => (long)b)}", await posted.Content.ReadAsStringAsync(cancel.Token));
+        }
+    }
+
+    [Fact]
+    public async Task ASendThatMakesNoProgressForTheWorkersTimeout_Fails_FreeingTheAppsThread()
+    {
+        // Unbuffered responses to a client that reads nothing: the front stops reading, the app's send blocks. After
+        // `timeout` (2 s) the send fails and the app's thread is free; without it the send would block until the
+        // front's send_timeout (60 s) gave up on the client.
+        await using var server = await GunicornServer.StartAsync(["-w", "1", "--timeout", "2", "--response-buffering", "false", SampleApp]);
+        using var stalled = new System.Net.Sockets.TcpClient();
+        stalled.ReceiveBufferSize = 4096;
+        await stalled.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        await stalled.GetStream().WriteAsync("GET /bytes?n=200000000 HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        await server.WaitForLogAsync(@"SocketException \(110\): Connection timed out", TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task AsyncWorkers_KeepKestrelsOwnTransport()
     {
         await using var server = await GunicornServer.StartAsync(["-w", "1", "-k", "async", SampleApp]);
