@@ -60,6 +60,7 @@ internal sealed class FrontSocketListener : IConnectionListener
     private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(10); // EMFILE: let descriptors free up
     private readonly TimeSpan _sendTimeout;
     private long _accepted;
+    private long _lastAcceptFailureLogged = long.MinValue / 2;
 
     private FrontSocketListener(Socket socket, SocketTransportOptions options, MemoryPool<byte> pool, TimeSpan sendTimeout)
     {
@@ -110,7 +111,11 @@ internal sealed class FrontSocketListener : IConnectionListener
                 // only that one is lost. Letting it out would end Kestrel's accept loop for good while the worker
                 // went on heartbeating, alive and deaf.
                 accepted?.Dispose();
-                Console.Error.WriteLine($"[gunicorn-net] Worker {Environment.ProcessId} could not take a connection from the front: {e.Message}");
+                if (Environment.TickCount64 - _lastAcceptFailureLogged > 1000) // once a second while it lasts (EMFILE)
+                {
+                    _lastAcceptFailureLogged = Environment.TickCount64;
+                    Console.Error.WriteLine($"[gunicorn-net] Worker {Environment.ProcessId} could not take a connection from the front: {e.Message}");
+                }
                 await Task.Delay(AcceptRetryDelay, CancellationToken.None);
             }
         }
