@@ -14,7 +14,7 @@ public class ListenerTests
     {
         const string Activate = "/usr/bin/systemd-socket-activate";
         Skip.IfNot(File.Exists(Activate), "systemd-socket-activate is not installed.");
-        var port = FreePort();
+        var port = FreePorts.Next();
         await using var server = await GunicornServer.StartAsync(["-b", "127.0.0.1:1", "@echo"], waitForReady: false,
             launcher: [Activate, "-l", $"127.0.0.1:{port}"]);
         await server.WaitForLogAsync($@"Listening on 127\.0\.0\.1:{port} as 3", Deadline);
@@ -42,8 +42,6 @@ public class ListenerTests
     }
 
     /// <summary>systemd-socket-activate needs a fixed port: ask the kernel for a free one.</summary>
-    private static int FreePort() => FreePorts.Next();
-
     [Theory]
     [InlineData(0, 1, true)]
     [InlineData(2, 2, false)]
@@ -68,7 +66,7 @@ public class ListenerTests
         // An ASP.NET Core app's appsettings.json where gunicorn-net is started (its publish directory, typically):
         // its Kestrel endpoints are the app's, and no file watcher may cover the directory's tree.
         var dir = Directory.CreateTempSubdirectory("gunicorn-net-cwd-").FullName;
-        var appsPort = FreePort();
+        var appsPort = FreePorts.Next();
         File.WriteAllText(Path.Combine(dir, "appsettings.json"),
             """{"Kestrel":{"Endpoints":{"Http":{"Url":"http://127.0.0.1:""" + appsPort + "\"}}}}");
         await using var server = await GunicornServer.StartAsync(["-w", "1", "--metrics-bind", "127.0.0.1:0", "@echo"], dir);
